@@ -1,0 +1,130 @@
+"""Command line: `animate-products CATALOG.csv [options]` and `animate-products motions list`.
+The only place that prints and turns errors into exit codes; heavy modules are imported after parsing."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, AnimateError
+
+EPILOG = """exit codes: 0 every product done or already done; 3 some products failed (see report.json);
+2 bad usage or config; 66 catalog missing or unreadable; 78 a required model file or motion clip is missing.
+
+examples:
+  animate-products examples/catalog.csv
+  animate-products catalog.csv --motion horse_gallop -o out/ --workers 2 -f mp4,webp
+  animate-products catalog.csv --motion my_clip.mp4 --only sku-1,sku-7 --overwrite
+  animate-products motions list"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="animate-products", description="Turn a catalog of product photos into looping animations.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("catalog", type=Path, help="CSV with columns product_id,image,category[,motion,title]")
+    parser.add_argument("--motion", "-m", help="library motion name (see `motions list`) or a path to your own "
+                        "clip (mp4/gif/webm or a folder of frames) for every product; default: the row's motion, "
+                        "else the category's")
+    parser.add_argument("-o", "--output", type=Path, help="output folder (default: out)")
+    parser.add_argument("--workers", "-w", type=_positive_int, help="products processed in parallel (default 1)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where neural models run (default auto)")
+    parser.add_argument("--frames", "-n", type=_positive_int, help="frames per animation (default: the clip's length;"
+                        " longer runs loop the clip)")
+    parser.add_argument("--fps", type=float, help="frames per second of the output (default: the clip's, else 24)")
+    parser.add_argument("--size", "-s", type=_positive_int, help="side in pixels of the square the motion stage works"
+                        " at (default 512); frames are brought back to the crop's size afterwards")
+    parser.add_argument("--max-side", type=_positive_int, help="photos with a longer side are downscaled first "
+                        "(default 2048)")
+    parser.add_argument("-f", "--format", help="animation formats besides mp4: comma list of mp4,webp,gif "
+                        "(default mp4; mp4 is always written)")
+    parser.add_argument("--matting", choices=("auto", "plain", "grabcut"), help="background model for cut-outs "
+                        "(default auto: plain backdrops use a colour model, textured ones GrabCut)")
+    parser.add_argument("--inpaint", choices=("auto", "surface", "ns", "telea"), help="background fill "
+                        "(default auto)")
+    parser.add_argument("--motion-model", choices=("classical",), help="motion transfer backend (default classical)")
+    parser.add_argument("--keypoints", "-k", type=_positive_int, help="motion regions/keypoints (default 10)")
+    parser.add_argument("--sr-model", choices=("lanczos",), help="super-resolution backend (default lanczos)")
+    parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
+    parser.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed product")
+    parser.add_argument("--limit", type=_positive_int, help="process only the first N products")
+    parser.add_argument("--only", help="process only these product ids (comma list)")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="check the catalog and show the plan "
+                        "without processing")
+    parser.add_argument("--config", "-c", type=Path, help="YAML file of settings (same names as the options); "
+                        "options given on the command line win")
+    parser.add_argument("--motions-dir", type=Path, help="driving-clip library folder (default: the bundled one)")
+    parser.add_argument("--version", action="version", version="animate-products 0.1.0")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
+            "inpaint", "motion_model", "keypoints", "sr_model", "overwrite", "fail_fast", "limit", "only",
+            "dry_run", "motions_dir")
+    return {k: getattr(args, k) for k in keys}
+
+
+def run_main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from pipeline.config import PipelineConfig, apply_overrides, load_config_file
+    from pipeline.console import print_plan, print_summary, progress_printer
+    from pipeline.runner import make_plan, run_plan
+
+    config = PipelineConfig()
+    if args.config:
+        config = apply_overrides(config, load_config_file(args.config))
+    config = apply_overrides(config, _settings(args)).validate()
+    plan = make_plan(args.catalog, config)
+    if config.dry_run:
+        print_plan(plan, config)
+        return EXIT_OK
+    with progress_printer(len(plan.items)) as progress:
+        report = run_plan(plan, config, progress)
+    report.write()
+    print_summary(report)
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def motions_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="animate-products motions", description="The driving-clip library.")
+    parser.add_argument("action", choices=("list",))
+    parser.add_argument("--motions-dir", type=Path, help="library folder (default: the bundled one)")
+    args = parser.parse_args(argv)
+    from pipeline.console import print_motions
+    from pipeline.motions_library import DEFAULT_LIBRARY, load_library
+
+    print_motions(load_library(args.motions_dir or DEFAULT_LIBRARY))
+    return EXIT_OK
+
+
+SUBCOMMANDS = {"motions": motions_main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        return run_main(argv)
+    except AnimateError as exc:
+        print(f"animate-products: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("animate-products: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,126 @@
+"""Run settings: one frozen dataclass, filled from defaults, then a YAML config file, then command-line flags."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import UsageError
+from pipeline.motions_library import DEFAULT_LIBRARY
+
+FORMATS = ("mp4", "webp", "gif")
+DEVICES = ("auto", "cpu", "cuda")
+MATTING_METHODS = ("auto", "plain", "grabcut")
+INPAINT_METHODS = ("auto", "surface", "ns", "telea")
+MOTION_MODELS = ("classical",)
+SR_MODELS = ("lanczos",)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    output: Path = Path("out")
+    motion: str | None = None  # library name or clip path for every product; else per row / category
+    motions_dir: Path = DEFAULT_LIBRARY
+    workers: int = 1
+    device: str = "auto"
+    frames: int | None = None  # default: the driving clip's length
+    fps: float | None = None  # default: the driving clip's fps, else 24
+    size: int = 512  # side of the square the motion stage works at; stage 4 brings frames back to crop size
+    max_side: int = 2048  # larger photos are downscaled to this long side first
+    formats: tuple[str, ...] = ("mp4",)
+    overwrite: bool = False
+    fail_fast: bool = False
+    limit: int | None = None
+    only: tuple[str, ...] = ()
+    dry_run: bool = False
+    matting: str = "auto"
+    crop_margin: float = 0.12  # of the object's larger side, on each side of the square crop
+    inpaint: str = "auto"
+    hole_dilate: float = 0.012  # of the photo's long side: how far the hole reaches past the matte
+    motion_model: str = "classical"
+    keypoints: int = 10
+    sr_model: str = "lanczos"
+    feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
+    crf: int = 20
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "PipelineConfig":
+        checks = [
+            (self.workers >= 1, "--workers must be at least 1"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.frames is None or 1 <= self.frames <= 2000, "--frames must be between 1 and 2000"),
+            (self.fps is None or 1 <= self.fps <= 120, "--fps must be between 1 and 120"),
+            (32 <= self.size <= 4096, "--size must be between 32 and 4096"),
+            (64 <= self.max_side <= 16384, "--max-side must be between 64 and 16384"),
+            (bool(self.formats) and all(f in FORMATS for f in self.formats),
+             f"--format takes a comma list of {', '.join(FORMATS)}"),
+            (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
+            (self.matting in MATTING_METHODS, f"--matting must be one of {', '.join(MATTING_METHODS)}"),
+            (self.inpaint in INPAINT_METHODS, f"--inpaint must be one of {', '.join(INPAINT_METHODS)}"),
+            (self.motion_model in MOTION_MODELS, f"--motion-model must be one of {', '.join(MOTION_MODELS)}"),
+            (self.sr_model in SR_MODELS, f"--sr-model must be one of {', '.join(SR_MODELS)}"),
+            (2 <= self.keypoints <= 32, "--keypoints must be between 2 and 32"),
+            (0.0 <= self.crop_margin <= 1.0, "crop_margin must be between 0 and 1"),
+            (0 <= self.crf <= 51, "--crf must be between 0 and 51"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(PipelineConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = str(_FIELD_TYPES[name])
+    if value is None:
+        return None
+    if "Path" in kind:
+        return Path(value)
+    if "tuple" in kind:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(str(i).strip() for i in items if str(i).strip())
+    if kind.startswith("int"):
+        return int(value)
+    if kind.startswith("float"):
+        return float(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def apply_overrides(config: PipelineConfig, overrides: dict[str, Any]) -> PipelineConfig:
+    """Merge settings whose value is not None (flags the user did not set never override)."""
+    clean: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name = key.replace("-", "_")
+        if name == "format":
+            name = "formats"
+        if name not in _FIELD_TYPES or name == "extra":
+            raise UsageError(f"unknown setting {key!r}")
+        if value is not None:
+            try:
+                clean[name] = _coerce(name, value)
+            except (TypeError, ValueError):
+                raise UsageError(f"setting {key!r} has an invalid value {value!r}") from None
+    return replace(config, **clean)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping of setting: value")
+    return data

@@ -1,0 +1,81 @@
+"""What the CLI shows a person: a progress display (only on a terminal), plan, summary, motion list."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.config import PipelineConfig
+from pipeline.motions_library import MotionLibrary, MotionSpec
+from pipeline.report import DONE, FAILED, SKIPPED, RunReport
+from pipeline.runner import Plan, ProgressFn
+from pipeline.stages.base import STAGE_ORDER
+
+console = Console(stderr=True)
+FINAL_EVENTS = (DONE, SKIPPED, FAILED)
+
+
+@contextmanager
+def progress_printer(total: int) -> Iterator[ProgressFn]:
+    """A bar of products plus the stage each running product is in; a plain line per product when piped."""
+    if not console.is_terminal:
+        def log(product_id: str, event: str) -> None:
+            if event in FINAL_EVENTS:
+                print(f"{event:>7}  {product_id}", file=sys.stderr, flush=True)
+        yield log
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        overall = progress.add_task("products", total=total)
+        active: dict[str, int] = {}
+
+        def update(product_id: str, event: str) -> None:
+            if event in FINAL_EVENTS:
+                if product_id in active:
+                    progress.remove_task(active.pop(product_id))
+                progress.advance(overall)
+                return
+            if product_id not in active:
+                active[product_id] = progress.add_task(product_id, total=len(STAGE_ORDER))
+            step = STAGE_ORDER.index(event) if event in STAGE_ORDER else 0
+            progress.update(active[product_id], completed=step, description=f"  {product_id}: {event}")
+        yield update
+
+
+def print_plan(plan: Plan, config: PipelineConfig) -> None:
+    table = Table(title=f"dry run: {len(plan.items)} product(s) -> {config.output}")
+    for column in ("line", "product_id", "category", "motion", "problem"):
+        table.add_column(column)
+    for item in plan.items:
+        motion = plan.motions.get(item.product_id)
+        name = motion.name if isinstance(motion, MotionSpec) else ""
+        problem = item.error or (motion.reason if motion is not None and not isinstance(motion, MotionSpec) else "")
+        table.add_row(str(item.line), item.product_id, item.category, name, problem)
+    Console().print(table)
+
+
+def print_summary(report: RunReport) -> None:
+    counts = report.counts()
+    out = Console()
+    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done, {counts[FAILED]} failed[/bold] "
+              f"in {report.seconds:.1f} s")
+    for product in report.failed:
+        out.print(f"  [red]failed[/red] {product.product_id or '(line ' + str(product.line) + ')'} "
+                  f"at {product.error_stage}: {product.error}")
+    out.print(f"results: {report.output.resolve()}  (report.json, report.csv, <product_id>/05_fusion/animation.mp4)")
+
+
+def print_motions(library: MotionLibrary) -> None:
+    table = Table(title=f"motions in {library.folder}")
+    for column in ("name", "facing", "fps", "categories", "file", "description"):
+        table.add_column(column, overflow="fold")
+    for name in library.names():
+        spec = library.motions[name]
+        present = "" if spec.path.exists() else " (missing)"
+        table.add_row(name, spec.facing, f"{spec.fps:g}", ", ".join(spec.categories), spec.path.name + present,
+                      spec.description)
+    Console(width=max(120, Console().width)).print(table)

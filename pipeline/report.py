@@ -1,0 +1,68 @@
+"""The run report: per product status, motion, per-stage seconds, error and output paths (JSON and CSV)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_bytes, atomic_write_json
+from pipeline.stages.base import STAGE_ORDER
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+
+@dataclass
+class ProductReport:
+    product_id: str
+    line: int
+    status: str = FAILED  # done: something was computed; skipped: every stage was already done; failed
+    motion: str = ""
+    category: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stages_skipped: list[str] = field(default_factory=list)
+    error: str = ""
+    error_stage: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (DONE, SKIPPED)
+
+
+@dataclass
+class RunReport:
+    products: list[ProductReport]
+    output: Path
+    seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[ProductReport]:
+        return [p for p in self.products if not p.ok]
+
+    def counts(self) -> dict[str, int]:
+        counts = {DONE: 0, SKIPPED: 0, FAILED: 0}
+        for product in self.products:
+            counts[product.status] += 1
+        return counts
+
+    def write(self) -> tuple[Path, Path]:
+        json_path, csv_path = self.output / "report.json", self.output / "report.csv"
+        atomic_write_json(json_path, {"counts": self.counts(), "seconds": round(self.seconds, 3),
+                                      "settings": self.settings, "products": [asdict(p) for p in self.products]})
+        buffer = io.StringIO()
+        columns = ["product_id", "line", "status", "motion", "category", "error_stage", "error", "mp4"] + \
+                  [f"seconds_{s}" for s in STAGE_ORDER]
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        for p in self.products:
+            row = {"product_id": p.product_id, "line": p.line, "status": p.status, "motion": p.motion,
+                   "category": p.category, "error_stage": p.error_stage, "error": p.error,
+                   "mp4": p.outputs.get("mp4", "")}
+            row.update({f"seconds_{s}": p.stage_seconds.get(s, "") for s in STAGE_ORDER})
+            writer.writerow(row)
+        atomic_write_bytes(csv_path, buffer.getvalue().encode())
+        return json_path, csv_path

@@ -1,0 +1,188 @@
+"""Runs the catalog: each product through the five stages, resumably, one product failing alone."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline.catalog import CatalogItem, fetch_image_bytes, read_catalog
+from pipeline.config import PipelineConfig
+from pipeline.errors import ProductError
+from pipeline.manifest import sha256_bytes, sha256_file, sha256_paths
+from pipeline.motion.driving import DrivingAnalysis, analyse_clip, clip_cache_key
+from pipeline.motions_library import MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion
+from pipeline.report import DONE, FAILED, SKIPPED, ProductReport, RunReport
+from pipeline.stages.base import ProductJob, Stage
+from pipeline.stages.fusion import FusionStage
+from pipeline.stages.inpaint import InpaintStage
+from pipeline.stages.localize import LocalizeStage
+from pipeline.stages.motion import MotionStage
+from pipeline.stages.superres import SuperresStage
+from pipeline.video import FRAME_SUFFIXES, read_clip
+
+ProgressFn = Callable[[str, str], None]  # (product_id, event: a stage name, "done", "skipped" or "failed")
+
+
+def build_stages() -> list[Stage]:
+    return [LocalizeStage(), InpaintStage(), MotionStage(), SuperresStage(), FusionStage()]
+
+
+@dataclass
+class Plan:
+    items: list[CatalogItem]
+    motions: dict[str, MotionSpec | ProductError]  # per product_id: its motion, or why it has none
+    library: MotionLibrary
+
+
+def select_items(items: list[CatalogItem], config: PipelineConfig) -> list[CatalogItem]:
+    if config.only:
+        wanted = set(config.only)
+        items = [i for i in items if i.product_id in wanted]
+    return items[: config.limit] if config.limit else items
+
+
+def make_plan(catalog: Path, config: PipelineConfig) -> Plan:
+    """Read the catalog and pick each product's motion. Raises for run-wide problems (exit 2/66/78)."""
+    library = load_library(config.motions_dir)
+    run_motion = resolve_global_motion(config.motion, library)
+    items = select_items(read_catalog(catalog), config)
+    motions: dict[str, MotionSpec | ProductError] = {}
+    for item in items:
+        if item.error:
+            continue
+        try:
+            motions[item.product_id] = motion_for_item(item, run_motion, library)
+        except ProductError as exc:
+            motions[item.product_id] = exc
+    return Plan(items, motions, library)
+
+
+def _clip_hash(path: Path) -> str:
+    if path.is_dir():
+        return sha256_paths(sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES))
+    return sha256_file(path)
+
+
+def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[Path, str]:
+    """Analyse a driving clip once and cache it under the output root, keyed by the clip's content."""
+    key = clip_cache_key(_clip_hash(spec.path), config.keypoints)
+    path = config.output / ".cache" / "driving" / f"{key}.npz"
+    if not path.is_file():
+        frames, _ = read_clip(spec.path)
+        analyse_clip(frames, spec.facing, n_regions=config.keypoints).save(path)
+    DrivingAnalysis.load(path)  # a cache file that does not load is an error now, not in every product
+    return path, key
+
+
+def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | None = None) -> ProductReport:
+    item = job.item
+    report = ProductReport(item.product_id, item.line, motion=job.motion.name, category=item.category)
+    current = "fetch"
+    try:
+        job.source_bytes = fetch_image_bytes(item)
+        job.source_hash = sha256_bytes(job.source_bytes)
+        for stage in stages:
+            current = stage.name
+            if progress:
+                progress(item.product_id, stage.name)
+            outcome = stage.run(job)
+            report.stage_seconds[stage.name] = round(outcome.seconds, 3)
+            report.facts[stage.name] = outcome.info
+            if outcome.skipped:
+                report.stages_skipped.append(stage.name)
+    except ProductError as exc:
+        report.error, report.error_stage = exc.reason, current
+    except Exception as exc:  # one product's bug or bad data must not take the batch down
+        report.error = f"{type(exc).__name__}: {exc}"
+        report.error_stage = current
+        report.facts["traceback"] = traceback.format_exc(limit=8)
+    else:
+        report.status = SKIPPED if len(report.stages_skipped) == len(stages) else DONE
+        fusion_dir = job.product_dir / "05_fusion"
+        outputs = report.facts.get("fusion", {}).get("outputs", {})
+        report.outputs = {fmt: str(fusion_dir / name) for fmt, name in outputs.items()}
+        report.outputs["poster"] = str(fusion_dir / "poster.jpg")
+    if progress:
+        progress(item.product_id, report.status)
+    return report
+
+
+def _worker_run(job: ProductJob, queue) -> ProductReport:
+    stages = build_stages()
+    return run_product(job, stages, lambda pid, event: queue.put((pid, event)))
+
+
+def _failed(item: CatalogItem, reason: str, stage: str, motion: str = "") -> ProductReport:
+    return ProductReport(item.product_id, item.line, FAILED, motion=motion, category=item.category,
+                         error=reason, error_stage=stage)
+
+
+def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = None) -> RunReport:
+    started = time.perf_counter()
+    config.output.mkdir(parents=True, exist_ok=True)
+    reports: dict[str, ProductReport] = {}
+    jobs: list[ProductJob] = []
+    analyses: dict[Path, tuple[Path, str]] = {}
+    for item in plan.items:
+        motion = plan.motions.get(item.product_id)
+        if item.error or isinstance(motion, ProductError):
+            reason = item.error or motion.reason
+            reports[f"line{item.line}"] = _failed(item, reason, "catalog")
+            if progress:
+                progress(item.product_id, FAILED)
+            continue
+        try:
+            if motion.path not in analyses:
+                analyses[motion.path] = ensure_driving_analysis(motion, config)
+        except Exception as exc:  # an unusable user clip fails the products that use it
+            reports[f"line{item.line}"] = _failed(item, f"driving clip {motion.path} could not be analysed: {exc}",
+                                                  "motion", motion.name)
+            if progress:
+                progress(item.product_id, FAILED)
+            continue
+        analysis_path, key = analyses[motion.path]
+        jobs.append(ProductJob(item, config, motion, analysis_path, key))
+    if config.fail_fast and reports:
+        jobs = []
+    for report in _execute(jobs, config, progress):
+        reports[f"line{report.line}"] = report
+    ordered = [reports[f"line{i.line}"] for i in plan.items if f"line{i.line}" in reports]
+    return RunReport(ordered, config.output, time.perf_counter() - started, config.to_dict())
+
+
+def _execute(jobs: list[ProductJob], config: PipelineConfig, progress: ProgressFn | None):
+    if config.workers == 1 or len(jobs) <= 1:
+        stages = build_stages()
+        for job in jobs:
+            report = run_product(job, stages, progress)
+            yield report
+            if config.fail_fast and not report.ok:
+                return
+        return
+    context = multiprocessing.get_context("spawn")  # fork after OpenCV/torch threads start is not safe
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+            pending = {pool.submit(_worker_run, job, queue): job for job in jobs}
+            stop = False
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while not queue.empty():
+                    if progress:
+                        progress(*queue.get())
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        report = future.result()
+                    except Exception as exc:  # a worker died (killed, out of memory)
+                        report = _failed(job.item, f"worker process failed: {exc}", "worker", job.motion.name)
+                    yield report
+                    if config.fail_fast and not report.ok and not stop:
+                        stop = True
+                        for other in pending:
+                            other.cancel()
+                pending = {f: j for f, j in pending.items() if not f.cancelled()}

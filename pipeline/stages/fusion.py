@@ -1,0 +1,64 @@
+"""Stage 5: lay the frames over the clean plate, stitch them into the full photo, and encode the animation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json
+from pipeline.fusion import composite_frame, feather_ramp
+from pipeline.imageio import read_png, write_jpeg, write_png
+from pipeline.manifest import sha256_file, sha256_paths
+from pipeline.stages.base import ProductJob, Stage
+from pipeline.stages.motion import frame_paths
+from pipeline.video import encode_animated_image, encode_mp4
+
+LOCALIZE_DIR, INPAINT_DIR, SUPERRES_DIR = "01_localize", "02_inpaint", "04_superres"
+DEFAULT_FPS = 24.0
+
+
+def output_fps(job: ProductJob) -> float:
+    return job.config.fps or job.motion.fps or DEFAULT_FPS
+
+
+class FusionStage(Stage):
+    name = "fusion"
+    number = 5
+    code_modules = ("pipeline.stages.fusion", "pipeline.fusion", "pipeline.video")
+
+    def params(self, job: ProductJob) -> dict[str, Any]:
+        c = job.config
+        return {"fps": output_fps(job), "formats": sorted(c.formats), "feather": c.feather, "crf": c.crf}
+
+    def input_hashes(self, job: ProductJob) -> dict[str, str]:
+        return {
+            "frames": sha256_paths(frame_paths(job.product_dir / SUPERRES_DIR)),
+            "plate.png": sha256_file(job.product_dir / INPAINT_DIR / "plate.png"),
+            "source.png": sha256_file(job.product_dir / LOCALIZE_DIR / "source.png"),
+            "localize.json": sha256_file(job.product_dir / LOCALIZE_DIR / "localize.json"),
+        }
+
+    def produce(self, job: ProductJob, out_dir: Path) -> dict[str, Any]:
+        facts_in = json.loads((job.product_dir / LOCALIZE_DIR / "localize.json").read_text())
+        box = tuple(facts_in["crop_box"])
+        source = read_png(job.product_dir / LOCALIZE_DIR / "source.png")
+        plate = read_png(job.product_dir / INPAINT_DIR / "plate.png")
+        feather = feather_ramp(box[2], max(1, round(job.config.feather * box[2])))
+        frames = []
+        for path in frame_paths(job.product_dir / SUPERRES_DIR):
+            crop = read_png(path).astype("float32") / 255.0
+            frame = composite_frame(plate, source, crop, box, feather)
+            write_png(out_dir / "frames" / path.name, frame)
+            frames.append(frame)
+        fps = output_fps(job)
+        outputs = {"mp4": "animation.mp4"}
+        encode_mp4(frames, out_dir / "animation.mp4", round(fps), crf=job.config.crf)
+        for fmt in job.config.formats:
+            if fmt != "mp4":
+                outputs[fmt] = f"animation.{fmt}"
+                encode_animated_image(frames, out_dir / outputs[fmt], round(fps))
+        write_jpeg(out_dir / "poster.jpg", frames[0])
+        facts = {"frames": len(frames), "fps": fps, "size": [int(source.shape[1]), int(source.shape[0])],
+                 "outputs": outputs}
+        atomic_write_json(out_dir / "fusion.json", facts)
+        return facts
