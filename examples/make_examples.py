@@ -103,18 +103,6 @@ def poly_mask(shape: tuple[int, int], points: Sequence[tuple[float, float]]) -> 
     return m.astype(np.float32) / 255.0
 
 
-def bezier(ctrl: Sequence[tuple[float, float]], n: int = 200) -> Array:
-    """Points on a Bezier curve of any degree (de Casteljau)."""
-    p = np.asarray(ctrl, np.float64)
-    out = []
-    for t in np.linspace(0.0, 1.0, n):
-        q = p.copy()
-        while len(q) > 1:
-            q = (1 - t) * q[:-1] + t * q[1:]
-        out.append(q[0])
-    return np.array(out)
-
-
 def tube_mask(shape: tuple[int, int], path: Array, radii: Array) -> Array:
     """Union of discs along a path: a smooth tapered limb/tail/neck."""
     m = np.zeros(shape, np.uint8)
@@ -129,15 +117,6 @@ def tube_mask(shape: tuple[int, int], path: Array, radii: Array) -> Array:
         c = tuple(int(v) for v in _pts([(x, y)])[0])
         cv2.circle(m, c, int(round(r * SS * 16)), 255, -1, cv2.LINE_AA, 4)
     return m.astype(np.float32) / 255.0
-
-
-def tube(shape: tuple[int, int], ctrl: Sequence[tuple[float, float]],
-         radius_knots: Sequence[float]) -> Array:
-    """Tube along a Bezier with radii interpolated evenly between the given knots."""
-    path = bezier(ctrl, 240)
-    t = np.linspace(0.0, 1.0, len(path))
-    kt = np.linspace(0.0, 1.0, len(radius_knots))
-    return tube_mask(shape, path, np.interp(t, kt, radius_knots))
 
 
 def dome_height(mask: Array, radius: float, smooth: float = 0.0) -> Array:
@@ -343,8 +322,7 @@ def make_copper_horse() -> Image.Image:
                             0.75, 14)
     canvas = contact_shadow(canvas, ((px0 + px1) / 2, bottom), ((px1 - px0) / 2 + 2, 4),
                             0.8, 3)
-    yy = np.mgrid[0:H, 0:W][0].astype(np.float32) / SS
-    xx = np.mgrid[0:H, 0:W][1].astype(np.float32) / SS
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32) / SS
     stone = value_noise((H, W), 40 * SS, rng, octaves=4)
     veins = np.abs(value_noise((H, W), 90 * SS, rng, octaves=3) - 0.5) < 0.012
     stone_tex = 0.9 + 0.2 * stone[..., None] + 0.25 * blur(veins.astype(np.float32), 1.2)[..., None]
@@ -357,8 +335,7 @@ def make_copper_horse() -> Image.Image:
     front_col += (0.06 * np.exp(-((xx - (px0 + 0.3 * (px1 - px0))) / 90.0) ** 2))[..., None]
     canvas = over(canvas, top_col, top_face)
     canvas = over(canvas, front_col, front_face)
-    bevel = np.exp(-((yy - t_front) / 1.2) ** 2) * front_face.clip(0, 1) ** 0 * (
-        (xx > px0) & (xx < px1))
+    bevel = np.exp(-((yy - t_front) / 1.2) ** 2) * ((xx > px0) & (xx < px1))
     canvas += (0.35 * bevel)[..., None] * np.array([1.0, 0.97, 0.94], np.float32)
     # Hoof contact shadows on the top face.
     feet = horse * smoothstep(hoof_y - 24, hoof_y - 6, yy)
@@ -374,10 +351,12 @@ def make_copper_horse() -> Image.Image:
     # Metals are mostly reflection: a fake studio environment (softbox upper left, strip
     # light at right, dark floor) indexed by the reflected view vector.
     r = np.dstack([2 * n[..., 2] * n[..., 0], 2 * n[..., 2] * n[..., 1], 2 * n[..., 2] ** 2 - 1])
+
     def lobe(d: Sequence[float], width: float) -> Array:
         v = np.asarray(d, np.float32)
         v /= np.linalg.norm(v)
         return np.exp((r @ v - 1.0) / width)
+
     env = (1.0 * lobe((-0.55, -0.6, 0.6), 0.06) + 0.7 * lobe((0.85, -0.25, 0.45), 0.03)
            # Horizon of the studio: bright ceiling above, dark floor below -> chrome-like bands.
            + 0.30 * smoothstep(0.05, -0.35, r[..., 1]) - 0.22 * smoothstep(0.0, 0.6, r[..., 1]))
@@ -455,7 +434,7 @@ def stretched_noise(shape: tuple[int, int], cell: float, stretch: float,
 
 
 def wood_texture(size: tuple[int, int], rng: np.random.Generator) -> Array:
-    """Oak table top: planks with irregular growth rings, fibres, seams and tint jitter."""
+    """Stained wooden table top: planks with irregular growth rings, fibres, seams and tint jitter."""
     w, h = size
     H, W = h * SS, w * SS
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32) / SS
@@ -469,8 +448,10 @@ def wood_texture(size: tuple[int, int], rng: np.random.Generator) -> Array:
     # Fibres and pores: white noise smeared along the grain (x) -> fine streaks.
     fib = cv2.GaussianBlur(fib, (0, 0), sigmaX=25 * SS, sigmaY=0.5 * SS)
     fib = (fib - fib.mean()) / (fib.std() + 1e-6)
-    light = np.array([0.80, 0.64, 0.46], np.float32)
-    dark = np.array([0.52, 0.36, 0.22], np.float32)
+    # Blue-grey stained planks: a classic flat-lay backdrop whose hue is far from every
+    # colour of the cup (white, crema, red glaze, steel), so it stays separable.
+    light = np.array([0.50, 0.62, 0.75], np.float32)
+    dark = np.array([0.25, 0.35, 0.48], np.float32)
     out = np.zeros((H, W, 3), np.float32)
     for k in np.unique(plank):
         sel = plank == k
@@ -481,8 +462,9 @@ def wood_texture(size: tuple[int, int], rng: np.random.Generator) -> Array:
         f = ring_pos - np.floor(ring_pos)
         # Growth ring: earlywood darkens gradually into latewood, then a sharp boundary.
         ring = smoothstep(0.55, 0.93, f) * (1.0 - smoothstep(0.93, 1.0, f))
-        t = np.clip(0.22 + 0.38 * ring + 0.10 * fib, 0, 1)
-        tint = 1.0 + pr.uniform(-0.07, 0.05)
+        # Strong enough grain that the table clearly counts as a textured backdrop.
+        t = np.clip(0.16 + 0.62 * ring + 0.16 * fib, 0, 1)
+        tint = 1.0 + pr.uniform(-0.12, 0.08)
         col = ((1 - t)[..., None] * light + t[..., None] * dark) * tint
         out[sel] = col[sel]
     # Seams between planks: a dark gap with a soft bevel shadow.
@@ -493,7 +475,7 @@ def wood_texture(size: tuple[int, int], rng: np.random.Generator) -> Array:
 
 
 def make_mug() -> Image.Image:
-    """Real espresso cup photo (skimage ``coffee()``) re-staged on a light oak table."""
+    """Real espresso cup photo (skimage ``coffee()``) re-staged on a stained plank table."""
     rng = np.random.default_rng(4004)
     w, h = 800, 600
     H, W = h * SS, w * SS
@@ -510,8 +492,8 @@ def make_mug() -> Image.Image:
     # Mild unsharp mask to offset the 1.2x enlargement softness.
     photo = np.clip(photo + 0.5 * (photo - blur(photo, 1.5 * SS)), 0, 1)
     # Shadow cast down-left like the original lighting, plus a tight contact shadow.
-    canvas = darken(canvas, blur(shift(a, -6, 14), 16 * SS) * 0.5, (0.25, 0.18, 0.12))
-    canvas = darken(canvas, blur(shift(a, 0, 3), 3 * SS) * 0.45, (0.2, 0.14, 0.1))
+    canvas = darken(canvas, blur(shift(a, -6, 14), 16 * SS) * 0.5, (0.2, 0.2, 0.22))
+    canvas = darken(canvas, blur(shift(a, 0, 3), 3 * SS) * 0.45, (0.15, 0.15, 0.17))
     # The photo was shot in a dim cafe; lift it a little to sit in the brighter scene.
     photo = np.clip(photo, 0, 1) ** 0.85 * 1.04
     canvas = over(canvas, photo, a)
@@ -537,14 +519,20 @@ def make_toy_dinosaur() -> Image.Image:
     head = np.maximum(np.maximum(cranium, snout), jaw)
     near_leg = limb(shape, [(372, 292, 56), (392, 340, 50), (402, 378, 33), (388, 420, 24),
                             (370, 458, 18), (380, 488, 14)])
-    near_foot = limb(shape, [(352, 494, 12), (392, 495, 12), (430, 496, 9)])
+    def foot(dx: float) -> tuple[Array, Array]:
+        # (inner toe, heel + outer toe): drawn separately so the toes read as two digits.
+        inner = limb(shape, [(378 + dx, 489, 10), (405 + dx, 486, 7.5), (423 + dx, 485, 4.5)])
+        outer = np.maximum(limb(shape, [(352 + dx, 494, 11), (385 + dx, 494, 12)]),
+                           limb(shape, [(380 + dx, 495, 11), (412 + dx, 498, 8.5),
+                                        (430 + dx, 499, 5)]))
+        return inner, outer
+
+    near_toe, near_foot = foot(0)
     far_leg = limb(shape, [(300, 340, 36), (290, 400, 24), (272, 450, 17), (284, 486, 13)])
-    far_foot = limb(shape, [(258, 493, 11), (296, 495, 11), (330, 496, 8)])
+    far_toe, far_foot = foot(-96)
     near_arm = limb(shape, [(500, 300, 12), (520, 318, 9), (540, 330, 7), (552, 328, 5)])
     far_arm = limb(shape, [(486, 296, 10), (505, 315, 7), (522, 324, 5)])
     main = np.maximum(body, head)
-    silhouette = np.maximum.reduce([main, near_leg, near_foot, far_leg, far_foot,
-                                    near_arm, far_arm])
 
     # --- shadows on the backdrop -----------------------------------------------------
     canvas = contact_shadow(canvas, (330, ground + 2), (250, 12), 0.45, 14)
@@ -586,10 +574,12 @@ def make_toy_dinosaur() -> Image.Image:
     drawn = np.zeros(shape, np.float32)
     # Far side first, a little darker: it is further from the key light.
     canvas, drawn = draw(canvas, far_leg, 20, 0, 0.72, drawn)
+    canvas, drawn = draw(canvas, far_toe, 6, 0, 0.62, drawn)
     canvas, drawn = draw(canvas, far_foot, 8, 0, 0.72, drawn)
     canvas, drawn = draw(canvas, far_arm, 6, 0, 0.7, drawn)
     canvas, drawn = draw(canvas, main, 45, 26, 1.0, drawn)
     canvas, drawn = draw(canvas, near_leg, 40, 0, 1.0, drawn)
+    canvas, drawn = draw(canvas, near_toe, 6, 0, 0.85, drawn)
     canvas, drawn = draw(canvas, near_foot, 9, 0, 1.0, drawn)
     canvas, drawn = draw(canvas, near_arm, 7, 0, 1.0, drawn)
 
@@ -613,118 +603,13 @@ def make_toy_dinosaur() -> Image.Image:
     canvas = over(canvas, np.ones_like(canvas), glint)
     canvas = darken(canvas, ellipse_mask(shape, (676, 177), (4, 2.5), -15) * 0.7)
     claws = np.zeros(shape, np.float32)
-    for cx0, cy0 in ((430, 492), (422, 500), (330, 492), (322, 500), (555, 330), (552, 325)):
+    for cx0, cy0 in ((430, 499), (424, 486), (334, 499), (328, 486), (555, 330), (552, 325)):
         size = 7 if cy0 > 400 else 4
         claws = np.maximum(claws, poly_mask(shape, [(cx0 - 3, cy0 - size * 0.6),
                                                     (cx0 + size, cy0 + 1),
                                                     (cx0 - 3, cy0 + size * 0.5)]))
     canvas = over(canvas, np.zeros_like(canvas) + np.array([0.9, 0.88, 0.78], np.float32),
-                  claws * silhouette.clip(0, 1) ** 0 )
-    return finish(canvas)
-
-
-def make_toy_dinosaur() -> Image.Image:
-    """Green plastic T-rex toy, side view facing right, procedurally modelled."""
-    rng = np.random.default_rng(3003)
-    w, h = 800, 600
-    H, W = h * SS, w * SS
-    shape = (H, W)
-    canvas = studio_backdrop((w, h), (0.93, 0.94, 0.92), (0.985, 0.985, 0.975), rng)
-    ground = 505.0
-
-    # --- geometry (output px) ---------------------------------------------------------
-    body = limb(shape, [(70, 430, 3), (135, 395, 13), (205, 345, 29), (275, 300, 50),
-                        (345, 280, 74), (425, 282, 78), (492, 262, 60), (538, 228, 42),
-                        (566, 200, 36)])
-    cranium = ellipse_mask(shape, (598, 182), (50, 40), -8)
-    snout = limb(shape, [(600, 183, 34), (645, 186, 29), (683, 192, 23)])
-    jaw = limb(shape, [(582, 212, 18), (625, 222, 15), (668, 222, 10)])
-    head = np.maximum(np.maximum(cranium, snout), jaw)
-    near_leg = limb(shape, [(372, 292, 56), (392, 340, 50), (402, 378, 33), (388, 420, 24),
-                            (370, 458, 18), (380, 488, 14)])
-    near_foot = limb(shape, [(352, 494, 12), (392, 495, 12), (430, 496, 9)])
-    far_leg = limb(shape, [(300, 340, 36), (290, 400, 24), (272, 450, 17), (284, 486, 13)])
-    far_foot = limb(shape, [(258, 493, 11), (296, 495, 11), (330, 496, 8)])
-    near_arm = limb(shape, [(500, 300, 12), (520, 318, 9), (540, 330, 7), (552, 328, 5)])
-    far_arm = limb(shape, [(486, 296, 10), (505, 315, 7), (522, 324, 5)])
-    main = np.maximum(body, head)
-    silhouette = np.maximum.reduce([main, near_leg, near_foot, far_leg, far_foot,
-                                    near_arm, far_arm])
-
-    # --- shadows on the backdrop -----------------------------------------------------
-    canvas = contact_shadow(canvas, (330, ground + 2), (250, 12), 0.45, 14)
-    for cx, half in ((392, 46), (292, 40)):
-        canvas = contact_shadow(canvas, (cx, ground), (half, 4), 0.75, 3)
-
-    # --- surface colour & relief -----------------------------------------------------
-    green = np.array([0.26, 0.55, 0.16], np.float32)
-    belly_col = np.array([0.78, 0.80, 0.36], np.float32)
-    spot_col = np.array([0.10, 0.28, 0.08], np.float32)
-    scales = scale_bumps(shape, 4.0, rng)
-    spots = smoothstep(0.62, 0.68, value_noise(shape, 15 * SS, rng, octaves=2))
-    yy = np.mgrid[0:H, 0:W][0].astype(np.float32) / SS
-
-    def skin(mask: Array, dome_r: float, underside: float, tint: float) -> tuple[Array, Array]:
-        """Albedo and normals for one part: belly paler, back spotted, scaly relief."""
-        # Underside = pixels near the part's lower outline (mask is empty a bit below them).
-        below = 1.0 - shift(mask, 0, -underside)
-        belly = blur(np.clip(below, 0, 1), 5 * SS) * mask if underside > 0 else 0 * mask
-        # ...but only where the part is thick: keeps the thin tail tip green.
-        belly = belly * smoothstep(0.45, 0.7, blur(mask, 16 * SS))
-        above = 1.0 - shift(mask, 0, underside * 1.6)
-        back = smoothstep(0.2, 0.9, blur(np.clip(above, 0, 1), 14 * SS))
-        alb = np.broadcast_to(green, mask.shape + (3,)).copy()
-        alb = alb * (1 - belly[..., None]) + belly_col * belly[..., None]
-        sp = spots * (1 - belly) * (0.35 + 0.65 * back)
-        alb = alb * (1 - sp[..., None]) + spot_col * sp[..., None]
-        alb *= tint
-        height = dome_height(mask, dome_r, 3.0) + 0.45 * scales * mask
-        return alb, normals(height, 1.0)
-
-    def draw(canvas: Array, mask: Array, dome_r: float, underside: float, tint: float,
-             drawn: Array) -> tuple[Array, Array]:
-        canvas = cast_on(canvas, drawn, mask, 6, 8, 6, 0.45)
-        alb, n = skin(mask, dome_r, underside, tint)
-        canvas = over(canvas, shade_plastic(alb, n, spec=0.5, shininess=35), mask)
-        return canvas, np.maximum(drawn, mask)
-
-    drawn = np.zeros(shape, np.float32)
-    # Far side first, a little darker: it is further from the key light.
-    canvas, drawn = draw(canvas, far_leg, 20, 0, 0.72, drawn)
-    canvas, drawn = draw(canvas, far_foot, 8, 0, 0.72, drawn)
-    canvas, drawn = draw(canvas, far_arm, 6, 0, 0.7, drawn)
-    canvas, drawn = draw(canvas, main, 45, 26, 1.0, drawn)
-    canvas, drawn = draw(canvas, near_leg, 40, 0, 1.0, drawn)
-    canvas, drawn = draw(canvas, near_foot, 9, 0, 1.0, drawn)
-    canvas, drawn = draw(canvas, near_arm, 7, 0, 1.0, drawn)
-
-    # --- details: mouth, teeth, eye, nostril, claws ------------------------------------
-    mouth_path = catmull_rom([(606, 207), (640, 210), (684, 203)], 30)[0]
-    mouth = tube_mask(shape, mouth_path, np.full(len(mouth_path), 2.2))
-    canvas = darken(canvas, mouth * 0.85)
-    teeth = np.zeros(shape, np.float32)
-    for tx in np.arange(618, 682, 9.0):
-        ty = float(np.interp(tx, mouth_path[:, 0], mouth_path[:, 1]))
-        teeth = np.maximum(teeth, poly_mask(shape, [(tx - 3, ty), (tx + 3, ty), (tx, ty + 7)]))
-    canvas = over(canvas, np.array([0.95, 0.93, 0.84], np.float32) * np.ones_like(canvas), teeth)
-    brow = ellipse_mask(shape, (612, 160), (16, 7), -10)
-    canvas = darken(canvas, blur(shift(brow, 1, 5), 2 * SS) * 0.35)
-    eye_white = ellipse_mask(shape, (614, 170), (10, 9))
-    iris = ellipse_mask(shape, (617, 170), (6, 7.5))
-    glint = ellipse_mask(shape, (614.5, 167), (2.2, 2.2))
-    canvas = over(canvas, np.full_like(canvas, 0.0) + np.array([0.98, 0.86, 0.2], np.float32),
-                  eye_white)
-    canvas = over(canvas, np.zeros_like(canvas) + 0.03, iris)
-    canvas = over(canvas, np.ones_like(canvas), glint)
-    canvas = darken(canvas, ellipse_mask(shape, (676, 177), (4, 2.5), -15) * 0.7)
-    claws = np.zeros(shape, np.float32)
-    for cx0, cy0 in ((430, 492), (422, 500), (330, 492), (322, 500), (555, 330), (552, 325)):
-        size = 7 if cy0 > 400 else 4
-        claws = np.maximum(claws, poly_mask(shape, [(cx0 - 3, cy0 - size * 0.6),
-                                                    (cx0 + size, cy0 + 1),
-                                                    (cx0 - 3, cy0 + size * 0.5)]))
-    canvas = over(canvas, np.zeros_like(canvas) + np.array([0.9, 0.88, 0.78], np.float32),
-                  claws * silhouette.clip(0, 1) ** 0 )
+                  claws)
     return finish(canvas)
 
 
@@ -767,6 +652,8 @@ def make_doll() -> Image.Image:
     sash = dress * ((yy > 428) & (yy < 448)).astype(np.float32)
     hair_back = np.maximum.reduce([
         ellipse_mask(shape, (cx, 210), (104, 100)),
+        # Long hair falls behind the neck and shoulders (no backdrop hole beside the neck).
+        poly_mask(shape, [(232, 210), (408, 210), (410, 380), (230, 380)]),
         limb(shape, [(238, 220, 34), (228, 300, 34), (232, 370, 28), (246, 400, 16)]),
         limb(shape, mirror([(238, 220, 34), (228, 300, 34), (232, 370, 28), (246, 400, 16)])),
     ])
@@ -788,7 +675,7 @@ def make_doll() -> Image.Image:
         canvas = contact_shadow(canvas, (sx, ground - 2), (26, 4), 0.8, 3)
 
     # --- materials ---------------------------------------------------------------------
-    skin = np.array([0.98, 0.80, 0.68], np.float32)
+    skin = np.array([1.0, 0.85, 0.75], np.float32)
     red = np.array([0.76, 0.10, 0.15], np.float32)
     hair_c = np.array([0.46, 0.26, 0.12], np.float32)
     drawn = np.zeros(shape, np.float32)
@@ -813,11 +700,12 @@ def make_doll() -> Image.Image:
     canvas, drawn = put(canvas, drawn, hair_back, hair_alb * 0.8, hb_h, spec=0.35,
                         shininess=18, ambient=0.3)
     canvas, drawn = put(canvas, drawn, legs, skin, dome_height(legs, 16, 2), spec=0.3,
-                        shininess=25)
-    # White socks with a knit rib.
+                        shininess=25, ambient=0.5, diffuse=0.55)
+    # Socks with a knit rib.
     socks = legs * (yy > 668).astype(np.float32)
     rib = 0.9 + 0.1 * np.sin(xx / 2.2)
-    sock_alb = np.array([0.97, 0.97, 0.95], np.float32) * rib[..., None]
+    # Pink, not white: white socks would melt into the pale backdrop for the matting step.
+    sock_alb = np.array([0.97, 0.70, 0.76], np.float32) * rib[..., None]
     canvas, drawn = put(canvas, drawn, socks, sock_alb, dome_height(legs, 16, 2), spec=0.05,
                         ambient=0.45, diffuse=0.6)
     shoe_h = dome_height(shoes, 14, 2)
@@ -826,10 +714,11 @@ def make_doll() -> Image.Image:
     straps = shoes * (np.abs(yy - 707) < 3).astype(np.float32)
     canvas = darken(canvas, straps * 0.5)
     canvas, drawn = put(canvas, drawn, arms, skin, dome_height(arms, 13, 2), spec=0.3,
-                        shininess=25)
+                        shininess=25, ambient=0.5, diffuse=0.55)
     canvas, drawn = put(canvas, drawn, hands, skin, dome_height(hands, 12, 2), spec=0.3,
-                        shininess=25)
-    canvas, drawn = put(canvas, drawn, neck, skin * 0.9, dome_height(neck, 14, 2), spec=0.2)
+                        shininess=25, ambient=0.5, diffuse=0.55)
+    canvas, drawn = put(canvas, drawn, neck, skin * 0.9, dome_height(neck, 14, 2), spec=0.2,
+                        ambient=0.5, diffuse=0.55)
 
     # Cotton: white polka dots, weave noise, folds radiating from the waist.
     dot_grid = np.zeros(shape, np.float32)
@@ -856,8 +745,8 @@ def make_doll() -> Image.Image:
                         dome_height(collar, 6, 1.5), spec=0.1, ambient=0.5, diffuse=0.55)
 
     # Head, then face paint, then the fringe on top.
-    canvas, drawn = put(canvas, drawn, head, skin, dome_height(head, 70, 6), spec=0.25,
-                        shininess=20)
+    canvas, drawn = put(canvas, drawn, head, skin, dome_height(head, 60, 6), spec=0.25,
+                        shininess=20, ambient=0.55, diffuse=0.5)
     blush = blur(np.maximum(ellipse_mask(shape, (270, 272), (18, 11)),
                             ellipse_mask(shape, (370, 272), (18, 11))), 6 * SS)
     canvas = over(canvas, np.zeros_like(canvas) + np.array([0.95, 0.50, 0.52], np.float32),
@@ -904,7 +793,7 @@ class Product:
 
 
 PRODUCTS: list[Product] = [
-    Product("copper_horse", "horse", "Hand-finished copper horse statue on marble plinth",
+    Product("copper_horse", "horse", "Hand-finished copper horse statue on black marble base",
             make_copper_horse),
     Product("doll", "doll", "Classic vinyl doll in red polka-dot dress", make_doll),
     Product("toy_dinosaur", "dinosaur", "Green T-rex toy figure, soft-touch vinyl",
@@ -917,6 +806,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="product ids to (re)render")
     args = ap.parse_args(argv)
+    try:
+        import skimage  # noqa: F401  (sample photos; generation-time only)
+    except ImportError:
+        raise SystemExit("make_examples.py needs scikit-image: pip install scikit-image==0.26.0")
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     for p in PRODUCTS:
         if args.only and p.product_id not in args.only:

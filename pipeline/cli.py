@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, help="output folder (default: out)")
     parser.add_argument("--workers", "-w", type=_positive_int, help="products processed in parallel (default 1)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where neural models run (default auto)")
-    parser.add_argument("--frames", "-n", type=_positive_int, help="frames per animation (default: the clip's length;"
-                        " longer runs loop the clip)")
+    parser.add_argument("--frames", "-n", type=_positive_int, help="frames per animation (default: the clip's "
+                        "length; fewer frames sample the clip's whole cycle, more frames loop it)")
     parser.add_argument("--fps", type=float, help="frames per second of the output (default: the clip's, else 24)")
     parser.add_argument("--size", "-s", type=_positive_int, help="side in pixels of the square the motion stage works"
                         " at (default 512); frames are brought back to the crop's size afterwards")

@@ -29,13 +29,15 @@ class DecodedImage:
 def _to_uint8(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
-    if array.dtype in (np.uint16, np.int32, np.int64, np.uint32) or array.max(initial=0) > 255:
-        top = 65535.0 if array.max(initial=0) > 255 else 255.0
-        return np.clip(array.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if array.dtype.kind == "f":
+        array = np.nan_to_num(array)
         scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
         return np.clip(array * scale + 0.5, 0, 255).astype(np.uint8)
-    return array.astype(np.uint8)
+    if array.dtype.kind == "u" and array.dtype.itemsize == 2:
+        top = 65535.0  # 16-bit samples (I;16, any byte order): a dark image stays dark
+    else:
+        top = 65535.0 if array.max(initial=0) > 255 else 255.0  # 32-bit "I": 16-bit data, or 8-bit widened
+    return np.clip(array.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _split_modes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -76,9 +78,12 @@ def decode_image(data: bytes, label: str = "image") -> DecodedImage:
         raise ProductError(f"{label} is not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ProductError(f"{label} is truncated or corrupt: {exc}") from None
-    if source_mode == "CMYK":
-        image = image.convert("RGB")
-    rgb_u8, alpha_u8 = _split_modes(image)
+    try:
+        if source_mode == "CMYK":
+            image = image.convert("RGB")
+        rgb_u8, alpha_u8 = _split_modes(image)
+    except (OSError, ValueError) as exc:
+        raise ProductError(f"{label} has colour mode {source_mode} that cannot be converted to RGB: {exc}") from None
     if alpha_u8 is not None and int(alpha_u8.min()) >= ALPHA_OPAQUE_U8:
         alpha_u8 = None
     return DecodedImage(np.ascontiguousarray(rgb_u8), alpha_u8, source_mode)

@@ -24,55 +24,84 @@ def _box(mask: np.ndarray) -> tuple[float, float, float, float]:
 
 
 ANISOTROPY = 0.25  # 0: one scale for both axes (rotations stay rotations); 1: fit the box exactly
+ALIGN_SIDE = 128  # silhouettes are matched at this size; the search is cheap there
+SCALE_STEPS = (0.55, 0.65, 0.75, 0.85, 0.95, 1.05)  # relative to fitting the clip's box onto the product's box
 
 
-def _box_map(src: tuple[float, ...], dst: tuple[float, ...], mirrored: bool,
-             anisotropy: float = ANISOTROPY) -> np.ndarray:
-    """Similarity-like map of the clip's box onto the product's: centres meet, scales are a blend between the
-    geometric mean and the per-axis ratios, since a full stretch would turn the clip's rotations into shears."""
-    sx0, sy0, sx1, sy1 = src
-    dx0, dy0, dx1, dy1 = dst
-    ratio_x, ratio_y = (dx1 - dx0) / (sx1 - sx0), (dy1 - dy0) / (sy1 - sy0)
-    mean = np.sqrt(ratio_x * ratio_y)
-    scale_x, scale_y = mean * (ratio_x / mean) ** anisotropy, mean * (ratio_y / mean) ** anisotropy
-    flip = -1.0 if mirrored else 1.0
-    src_cx, src_cy, dst_cx, dst_cy = (sx0 + sx1) / 2, (sy0 + sy1) / 2, (dx0 + dx1) / 2, (dy0 + dy1) / 2
-    return np.array([[flip * scale_x, 0, dst_cx - flip * scale_x * src_cx],
-                     [0, scale_y, dst_cy - scale_y * src_cy], [0, 0, 1]])
+def _scaled_mask(mask: np.ndarray, scale_x: float, scale_y: float, mirrored: bool) -> np.ndarray:
+    """The clip's silhouette cropped to its box and resized (and mirrored)."""
+    x0, y0, x1, y1 = (int(v) for v in _box(mask))
+    crop = mask[y0:y1, x0:x1].astype(np.float32)
+    size = (max(1, round((x1 - x0) * scale_x)), max(1, round((y1 - y0) * scale_y)))
+    resized = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return resized[:, ::-1] if mirrored else resized
+
+
+def _best_placement(product: np.ndarray, template: np.ndarray) -> tuple[float, int, int]:
+    """IoU and top-left offset of the placement of `template` over `product` that overlaps it best."""
+    th, tw = template.shape
+    padded = cv2.copyMakeBorder(product, th, th, tw, tw, cv2.BORDER_CONSTANT, value=0)
+    intersection = cv2.matchTemplate(padded, template, cv2.TM_CCORR)
+    union = product.sum() + template.sum() - intersection
+    iou = intersection / np.maximum(union, 1e-6)
+    y, x = np.unravel_index(int(np.argmax(iou)), iou.shape)
+    return float(iou[y, x]), int(x - tw), int(y - th)
 
 
 def align_to_product(driving_mask0: np.ndarray, product_alpha: np.ndarray, driving_facing: str,
                      product_facing: str = "auto") -> Alignment:
-    """Map the clip's first-frame box onto the product's box; mirror when the product faces the other way
-    (decided by silhouette overlap unless the facing is given)."""
-    product_mask = product_alpha > 0.5
-    src, dst = _box(driving_mask0), _box(product_mask)
-    height, width = product_mask.shape
-    candidates = []
+    """Place the clip's first-frame silhouette over the product's matte where they overlap most (IoU), searching
+    scale and position, and mirroring when the product faces the other way. Searching rather than fitting boxes
+    keeps a statue's plinth or a held accessory from stretching the clip's figure."""
+    product_mask = (product_alpha > 0.5).astype(np.float32)
+    factor = ALIGN_SIDE / max(product_mask.shape)
+    product_small = cv2.resize(product_mask, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    sx0, sy0, sx1, sy1 = _box(driving_mask0)
+    dx0, dy0, dx1, dy1 = _box(product_small > 0.5)
+    ratio_x, ratio_y = (dx1 - dx0) / (sx1 - sx0), (dy1 - dy0) / (sy1 - sy0)
+    mean = np.sqrt(ratio_x * ratio_y)
+    base_x, base_y = mean * (ratio_x / mean) ** ANISOTROPY, mean * (ratio_y / mean) ** ANISOTROPY
     mirror_options = [False, True]
     if product_facing in ("left", "right") and driving_facing in ("left", "right"):
         mirror_options = [product_facing != driving_facing]
+    best: tuple[float, bool, float, float, int, int] | None = None
     for mirrored in mirror_options:
-        matrix = _box_map(src, dst, mirrored)
-        warped = cv2.warpAffine(driving_mask0.astype(np.uint8), matrix[:2], (width, height),
-                                flags=cv2.INTER_NEAREST).astype(bool)
-        iou = float((warped & product_mask).sum() / max(1, (warped | product_mask).sum()))
-        candidates.append(Alignment(matrix, mirrored, iou))
-    # prefer not mirroring on a near tie: symmetric products should keep the clip's own handedness
-    candidates.sort(key=lambda a: a.iou + (0.01 if not a.mirrored else 0.0), reverse=True)
-    return candidates[0]
+        for step in SCALE_STEPS:
+            scale_x, scale_y = base_x * step, base_y * step
+            template = _scaled_mask(driving_mask0, scale_x, scale_y, mirrored)
+            iou, left, top = _best_placement(product_small, template)
+            # prefer the clip's own handedness on a near tie: symmetric products should not be mirrored
+            score = iou + (0.01 if not mirrored else 0.0)
+            if best is None or score > best[0]:
+                best = (score, mirrored, scale_x, scale_y, left, top)
+    _, mirrored, scale_x, scale_y, left, top = best
+    # back to full crop pixels: driving box corner -> placed template corner
+    scale_x, scale_y = scale_x / factor, scale_y / factor
+    flip = -1.0 if mirrored else 1.0
+    place_x = left / factor + (scale_x * (sx1 - sx0) if mirrored else 0.0)
+    matrix = np.array([[flip * scale_x, 0.0, place_x - flip * scale_x * sx0],
+                       [0.0, scale_y, top / factor - scale_y * sy0], [0.0, 0.0, 1.0]])
+    height, width = product_mask.shape
+    warped = cv2.warpAffine(driving_mask0.astype(np.uint8), matrix[:2], (width, height),
+                            flags=cv2.INTER_NEAREST).astype(bool)
+    overlap = float((warped & (product_mask > 0)).sum() / max(1, (warped | (product_mask > 0)).sum()))
+    return Alignment(matrix, mirrored, overlap)
+
+
+STATIC_DISTANCE = 0.02  # of the crop side: product parts this far outside the clip's shape stay still
 
 
 def product_regions(labels0: np.ndarray, alignment: Alignment, support: np.ndarray) -> np.ndarray:
-    """The clip's first-frame regions carried onto the product; product pixels the clip's shape misses take
-    the nearest region."""
+    """The clip's first-frame regions carried onto the product. Product pixels near the clip's shape take the
+    nearest region; pixels far outside it (a plinth, a stand) get the extra static region K."""
     from scipy.ndimage import distance_transform_edt
 
     height, width = support.shape
+    n_regions = int(labels0.max()) + 1
     warped = cv2.warpAffine((labels0 + 1).astype(np.float32), alignment.matrix[:2], (width, height),
                             flags=cv2.INTER_NEAREST, borderValue=0).astype(np.int32) - 1
-    _, (near_y, near_x) = distance_transform_edt(warped < 0, return_indices=True)
-    nearest = warped[near_y, near_x]
+    distance, (near_y, near_x) = distance_transform_edt(warped < 0, return_indices=True)
+    nearest = np.where(distance > STATIC_DISTANCE * max(height, width), n_regions, warped[near_y, near_x])
     return np.where(support, nearest, -1).astype(np.int16)
 
 
@@ -91,14 +120,16 @@ def soft_region_weights(regions: np.ndarray, n_regions: int, sigma_px: float) ->
 
 
 def relative_region_maps(driving: DrivingAnalysis, alignment: Alignment, frame_index: int) -> np.ndarray:
-    """(K,3,3) maps of product-crop pixels at the source pose to product-crop pixels at frame t:
-    S . A_k(t) . S^-1, which equals FOMM's relative motion kp_s + J_d(t) J_d(0)^-1 (x - kp_s) after alignment."""
+    """(K+1,3,3) maps of product-crop pixels at the source pose to product-crop pixels at frame t:
+    S . A_k(t) . S^-1, which equals FOMM's relative motion kp_s + J_d(t) J_d(0)^-1 (x - kp_s) after alignment,
+    followed by the identity for the static region."""
     affines = driving.affines[frame_index]
     count = affines.shape[0]
     homogeneous = np.tile(np.eye(3), (count, 1, 1))
     homogeneous[:, :2] = affines
     inverse_s = np.linalg.inv(alignment.matrix)
-    return alignment.matrix[None] @ homogeneous @ inverse_s[None]
+    moving = alignment.matrix[None] @ homogeneous @ inverse_s[None]
+    return np.concatenate([moving, np.eye(3)[None]])  # the last one is the static region
 
 
 def backward_map(weights: np.ndarray, maps: np.ndarray,
@@ -136,8 +167,11 @@ def warp_rgba(rgba: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndar
     return np.concatenate([np.clip(colour, 0, 1), np.clip(alpha, 0, 1)], axis=2).astype(np.float32)
 
 
-def driving_index(frame: int, n_driving: int) -> int:
-    """Runs longer than the clip loop it (the shipped clips are seamless loops)."""
+def driving_index(frame: int, n_frames: int, n_driving: int) -> int:
+    """Which clip frame drives output frame `frame` of `n_frames`: fewer frames than the clip sample its whole
+    cycle evenly (so the output still loops); more frames loop the clip (the shipped clips are seamless loops)."""
+    if n_frames <= n_driving:
+        return frame * n_driving // n_frames
     return frame % n_driving
 
 
@@ -151,10 +185,10 @@ def transfer_motion(rgba: np.ndarray, driving: DrivingAnalysis, n_frames: int, p
     support = cv2.dilate((alpha > 0.01).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     regions = product_regions(driving.labels0, alignment, support)
     sigma = max(1.5, blend_sigma_fraction * max(alpha.shape))
-    weights = soft_region_weights(regions, n_regions, sigma)
+    weights = soft_region_weights(regions, n_regions + 1, sigma)
     frames = []
     for frame in range(n_frames):
-        maps = relative_region_maps(driving, alignment, driving_index(frame, driving.n_frames))
+        maps = relative_region_maps(driving, alignment, driving_index(frame, n_frames, driving.n_frames))
         map_x, map_y, coverage = backward_map(weights, maps)
         warped = warp_rgba(rgba, map_x, map_y)
         warped[..., 3] *= coverage

@@ -615,12 +615,27 @@ def gallop(phase: float) -> Pose:
     return Pose(angles, offset=(0.0, -0.015 * _sin(p, lag=0.05)), rotation=-0.06 * rock)
 
 
+_RAISE = 0.2  # share of the loop spent raising (and, at the end, lowering) the arm
+
+
+def _raised(phase: float) -> float:
+    """0 with the arm down at the loop's start and end, 1 while it is up; eased in and out."""
+    if phase < _RAISE:
+        return _ease(0.0, 1.0, phase / _RAISE)
+    if phase > 1.0 - _RAISE:
+        return _ease(0.0, 1.0, (1.0 - phase) / _RAISE)
+    return 1.0
+
+
 def wave(phase: float) -> Pose:
-    """Doll waving its left (viewer's right) arm overhead, head tilting and body swaying gently."""
+    """Doll raising its left (viewer's right) arm from its side, waving twice, and lowering it, with the head
+    tilting and the body swaying gently. It starts arms down because doll photos mostly show them so, and
+    motion transfer is relative to the clip's first frame."""
     p = phase % 1.0
+    up = _raised(p)
     angles = {
-        "arm_left_upper": -2.25 + 0.1 * _sin(p, 2.0, 0.1),
-        "arm_left_lower": -0.3 + 0.5 * _sin(p, 2.0),
+        "arm_left_upper": up * (-2.25 + 0.1 * _sin(p, 2.0, 0.1)),
+        "arm_left_lower": up * (-0.3 + 0.5 * _sin(p, 2.0)),
         "arm_right_upper": 0.08 * _sin(p, lag=0.25),
         "arm_right_lower": -0.06 * _sin(p, lag=0.25),
         "head": 0.1 * _sin(p, lag=0.1),

@@ -1,0 +1,47 @@
+# Two commands are the contract: `make demo` and `make test` work on a fresh machine (CPU, offline but for PyPI).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out/demo
+
+.PHONY: install install-dev demo test bench sheet motions examples clean
+
+$(BIN)/python:
+	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
+
+# torch==2.13.0 (CPU) comes from the local wheel pip is configured to find; installed first so nothing pulls CUDA torch
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e .
+	$(BIN)/python -m pipeline.warmup
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/animate-products examples/catalog.csv -o $(OUT); status=$$?; \
+	echo "results: $(OUT)/<product_id>/05_fusion/animation.mp4, report: $(OUT)/report.json"; exit $$status
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+bench: install-dev
+	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/motion_groundtruth.py
+
+sheet: install
+	$(BIN)/python bench/contact_sheet.py $(OUT) docs/contact_sheet.png
+
+motions: install
+	$(BIN)/python motions/make_motions.py
+
+examples: install-dev
+	$(BIN)/python examples/make_examples.py
+
+clean:
+	rm -rf out .cache .pytest_cache
