@@ -38,6 +38,7 @@ class RunReport:
     output: Path
     seconds: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
+    driving_seconds: dict[str, float] = field(default_factory=dict)  # clip analysis (0 when read from the cache)
 
     @property
     def failed(self) -> list[ProductReport]:
@@ -52,7 +53,8 @@ class RunReport:
     def write(self) -> tuple[Path, Path]:
         json_path, csv_path = self.output / "report.json", self.output / "report.csv"
         atomic_write_json(json_path, {"counts": self.counts(), "seconds": round(self.seconds, 3),
-                                      "settings": self.settings, "products": [asdict(p) for p in self.products]})
+                                      "settings": self.settings,
+                                      "driving_seconds": self.driving_seconds, "products": [asdict(p) for p in self.products]})
         buffer = io.StringIO()
         columns = ["product_id", "line", "status", "motion", "category", "error_stage", "error", "mp4"] + \
                   [f"seconds_{s}" for s in STAGE_ORDER]

@@ -67,15 +67,18 @@ def _clip_hash(path: Path) -> str:
     return sha256_file(path)
 
 
-def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[Path, str]:
-    """Analyse a driving clip once and cache it under the output root, keyed by the clip's content."""
+def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[Path, str, float]:
+    """Analyse a driving clip once and cache it under the output root, keyed by the clip's content.
+    Returns the cache file, its key and the seconds spent analysing (0 on a cache hit)."""
     key = clip_cache_key(_clip_hash(spec.path), config.keypoints)
     path = config.output / ".cache" / "driving" / f"{key}.npz"
+    started = time.perf_counter()
     if not path.is_file():
         frames, _ = read_clip(spec.path)
         analyse_clip(frames, spec.facing, n_regions=config.keypoints).save(path)
+    seconds = time.perf_counter() - started
     DrivingAnalysis.load(path)  # a cache file that does not load is an error now, not in every product
-    return path, key
+    return path, key, seconds
 
 
 def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | None = None) -> ProductReport:
@@ -126,7 +129,7 @@ def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = N
     config.output.mkdir(parents=True, exist_ok=True)
     reports: dict[str, ProductReport] = {}
     jobs: list[ProductJob] = []
-    analyses: dict[Path, tuple[Path, str]] = {}
+    analyses: dict[Path, tuple[Path, str, float]] = {}
     for item in plan.items:
         motion = plan.motions.get(item.product_id)
         if item.error or isinstance(motion, ProductError):
@@ -144,14 +147,15 @@ def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = N
             if progress:
                 progress(item.product_id, FAILED)
             continue
-        analysis_path, key = analyses[motion.path]
+        analysis_path, key, _ = analyses[motion.path]
         jobs.append(ProductJob(item, config, motion, analysis_path, key))
     if config.fail_fast and reports:
         jobs = []
     for report in _execute(jobs, config, progress):
         reports[f"line{report.line}"] = report
     ordered = [reports[f"line{i.line}"] for i in plan.items if f"line{i.line}" in reports]
-    return RunReport(ordered, config.output, time.perf_counter() - started, config.to_dict())
+    driving_seconds = {str(path): round(seconds, 3) for path, (_, _, seconds) in analyses.items()}
+    return RunReport(ordered, config.output, time.perf_counter() - started, config.to_dict(), driving_seconds)
 
 
 def _execute(jobs: list[ProductJob], config: PipelineConfig, progress: ProgressFn | None):

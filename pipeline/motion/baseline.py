@@ -53,7 +53,7 @@ def naive_flow_transfer(rgba: np.ndarray, driving_frames_u8: list[np.ndarray], d
     grays = [cv2.cvtColor(np.ascontiguousarray(f[..., :3]), cv2.COLOR_RGB2GRAY) for f in driving_frames_u8]
     frames = []
     for frame in range(n_frames):
-        flow = backward_flow(grays[driving_index(frame, len(grays))], grays[0])
+        flow = backward_flow(grays[driving_index(frame, n_frames, len(grays))], grays[0])
         map_x, map_y = flow_on_product(flow, scale, offset, rgba.shape[:2])
         frames.append(warp_rgba(rgba, map_x, map_y))
     return frames
