@@ -64,6 +64,8 @@ def clip_foreground(frame_u8: np.ndarray) -> np.ndarray:
 
 def _flow(prev_gray: np.ndarray, next_gray: np.ndarray) -> np.ndarray:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setFinestScale(0)  # full resolution: driving clips are small and limbs are thin
+    dis.setVariationalRefinementIterations(10)
     return dis.calc(prev_gray, next_gray, None)
 
 
@@ -128,12 +130,23 @@ def cluster_regions(positions: np.ndarray, trusted: np.ndarray, n_regions: int, 
     return reliable_labels.ravel()[nearest]
 
 
+STRETCH_EVIDENCE = 1.05
+
+
 def _fit_step(points: np.ndarray, moved: np.ndarray, good: np.ndarray) -> np.ndarray | None:
     if good.sum() < 6:
         return None
-    matrix, _ = cv2.estimateAffine2D(points[good], moved[good], method=cv2.RANSAC, ransacReprojThreshold=1.0,
-                                     maxIters=500, refineIters=10)
-    return matrix
+    src, dst = points[good], moved[good]
+    full, full_inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                              maxIters=500, refineIters=10)
+    rigid, rigid_inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                                       maxIters=500, refineIters=10)
+    if rigid is None:
+        return full
+    if full is None:
+        return rigid
+    # a limb is rigid: take the stretchy full affine only when it explains clearly more of the region
+    return full if full_inliers.sum() > STRETCH_EVIDENCE * rigid_inliers.sum() else rigid
 
 
 def _to3(matrix: np.ndarray) -> np.ndarray:
@@ -162,6 +175,17 @@ def fit_region_affines(points0: np.ndarray, labels: np.ndarray, masks: np.ndarra
                 step = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
             affines[t, region] = _to3(step) @ affines[t - 1, region]
     return affines
+
+
+def reassign_by_motion(points0: np.ndarray, positions: np.ndarray, trusted: np.ndarray,
+                       affines: np.ndarray) -> np.ndarray:
+    """Give each point the region whose affine track best explains where the point was seen while its tracking
+    was still trustworthy: clustering guessed the regions, this lets limbs claim their own pixels back."""
+    reliable_until = np.cumprod(trusted, axis=0).astype(np.float64)  # (T,N): 1 until the first untrusted step
+    predicted = np.einsum("tkij,nj->tnki", affines[:, :, :2, :2], points0) + affines[:, None, :, :2, 2]
+    error = np.linalg.norm(predicted - positions[:, :, None, :], axis=3)  # (T,N,K)
+    score = (error * reliable_until[..., None]).sum(axis=0) / np.maximum(reliable_until.sum(axis=0), 1.0)[:, None]
+    return np.argmin(score, axis=1)
 
 
 def close_loop(affines: np.ndarray, closing: np.ndarray) -> np.ndarray:
@@ -202,6 +226,7 @@ def assign_labels(mask0: np.ndarray, points0: np.ndarray, point_labels: np.ndarr
     return np.where(mask0, labels, -1).astype(np.int16)
 
 
+REASSIGN_ROUNDS = 2
 LOOP_MAX_DIFFERENCE = 6.0  # mean grey-level difference between last and first frame for a clip to count as a loop
 
 
@@ -224,6 +249,11 @@ def analyse_clip(frames_u8: list[np.ndarray], facing: str, n_regions: int = 10,
     point_labels = cluster_regions(positions, trusted, n_regions)
     k = int(point_labels.max()) + 1
     affines = fit_region_affines(points0, point_labels, masks, flows, k)
+    for _ in range(REASSIGN_ROUNDS):
+        point_labels = reassign_by_motion(points0, positions, trusted, affines)
+        point_labels = np.unique(point_labels, return_inverse=True)[1]  # regions left empty disappear
+        k = int(point_labels.max()) + 1
+        affines = fit_region_affines(points0, point_labels, masks, flows, k)
     is_loop = len(grays) > 2 and float(np.abs(grays[-1].astype(np.float32) - grays[0]).mean()) < LOOP_MAX_DIFFERENCE
     if is_loop:
         closing_flow = [_step_flows(grays, len(grays) - 1, 0)]

@@ -132,12 +132,15 @@ def relative_region_maps(driving: DrivingAnalysis, alignment: Alignment, frame_i
     return np.concatenate([moving, np.eye(3)[None]])  # the last one is the static region
 
 
-def backward_map(weights: np.ndarray, maps: np.ndarray,
+def backward_map(weights: np.ndarray, pieces: np.ndarray, maps: np.ndarray, gap_px: float,
                  background_weight: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense backward flow for one output frame: each region's soft mask is pushed forward by its map to find
-    where it lands, and the output pixel takes the weighted mean of the regions' inverse maps. Pixels no region
-    reaches keep the identity map. Also returns the coverage (how much of the product lands on each pixel),
-    which stops the product's old position from showing through where a part moved away."""
+    where it lands, and the output pixel takes the weighted mean of the regions' inverse maps. The landed masks
+    are blurred by `gap_px` before blending so a gap opening between two regions that move apart interpolates
+    their maps instead of falling back to the identity. Pixels no region reaches keep the identity map.
+    Also returns the coverage: where the hard region `pieces` land, with such gaps closed. It stops the
+    product's old position from showing through where a part moved away; hard pieces, unlike the soft
+    weights, keep it at one across joints that bend."""
     count, height, width = weights.shape
     grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
     coverage = np.zeros((height, width), np.float32)
@@ -146,16 +149,21 @@ def backward_map(weights: np.ndarray, maps: np.ndarray,
     for k in range(count):
         if not weights[k].any():
             continue
-        landed = cv2.warpAffine(weights[k], maps[k][:2].astype(np.float64), (width, height), flags=cv2.INTER_LINEAR)
+        matrix = maps[k][:2].astype(np.float64)
+        landed = cv2.warpAffine(weights[k], matrix, (width, height), flags=cv2.INTER_LINEAR)
+        np.maximum(coverage, cv2.warpAffine(pieces[k], matrix, (width, height), flags=cv2.INTER_LINEAR), out=coverage)
         inverse = np.linalg.inv(maps[k])
         src_x = inverse[0, 0] * grid_x + inverse[0, 1] * grid_y + inverse[0, 2]
         src_y = inverse[1, 0] * grid_x + inverse[1, 1] * grid_y + inverse[1, 2]
-        coverage += landed
-        landed_sq = landed * landed  # sharpen ownership where regions overlap
-        total += landed_sq
-        sum_x += landed_sq * src_x
-        sum_y += landed_sq * src_y
-    return (sum_x / total).astype(np.float32), (sum_y / total).astype(np.float32), np.clip(coverage, 0, 1)
+        reach = cv2.GaussianBlur(landed, (0, 0), gap_px)
+        reach_sq = reach * reach  # sharpen ownership where regions overlap
+        total += reach_sq
+        sum_x += reach_sq * src_x
+        sum_y += reach_sq * src_y
+    radius = max(1, int(round(gap_px)))
+    closing = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    coverage = cv2.morphologyEx(np.clip(coverage, 0, 1), cv2.MORPH_CLOSE, closing)
+    return (sum_x / total).astype(np.float32), (sum_y / total).astype(np.float32), coverage
 
 
 def warp_rgba(rgba: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
@@ -186,10 +194,11 @@ def transfer_motion(rgba: np.ndarray, driving: DrivingAnalysis, n_frames: int, p
     regions = product_regions(driving.labels0, alignment, support)
     sigma = max(1.5, blend_sigma_fraction * max(alpha.shape))
     weights = soft_region_weights(regions, n_regions + 1, sigma)
+    pieces = np.stack([(regions == k).astype(np.float32) for k in range(n_regions + 1)])
     frames = []
     for frame in range(n_frames):
         maps = relative_region_maps(driving, alignment, driving_index(frame, n_frames, driving.n_frames))
-        map_x, map_y, coverage = backward_map(weights, maps)
+        map_x, map_y, coverage = backward_map(weights, pieces, maps, gap_px=sigma)
         warped = warp_rgba(rgba, map_x, map_y)
         warped[..., 3] *= coverage
         frames.append(warped)
