@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", "-c", type=Path, help="YAML file of settings (same names as the options); "
                         "options given on the command line win")
     parser.add_argument("--motions-dir", type=Path, help="driving-clip library folder (default: the bundled one)")
+    parser.add_argument("--weights-dir", type=Path, help="folder with model files (default: weights/); files are "
+                        "never downloaded")
     parser.add_argument("--version", action="version", version="animate-products 0.1.0")
     return parser
 
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
             "inpaint", "motion_model", "keypoints", "sr_model", "overwrite", "fail_fast", "limit", "only",
-            "dry_run", "motions_dir")
+            "dry_run", "motions_dir", "weights_dir")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -105,7 +107,19 @@ def motions_main(argv: list[str]) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS = {"motions": motions_main}
+def weights_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="animate-products weights", description="Model files in weights/.")
+    parser.add_argument("action", choices=("list",))
+    parser.add_argument("--weights-dir", type=Path, help="folder with the model files (default: weights/)")
+    args = parser.parse_args(argv)
+    from models.weights import WEIGHTS_DIR, load_registry
+    from pipeline.console import print_weights
+
+    print_weights(load_registry(), args.weights_dir or WEIGHTS_DIR)
+    return EXIT_OK
+
+
+SUBCOMMANDS = {"motions": motions_main, "weights": weights_main}
 
 
 def main(argv: list[str] | None = None) -> int:

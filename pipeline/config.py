@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import UsageError
+from models.weights import WEIGHTS_DIR
 from pipeline.motions_library import DEFAULT_LIBRARY
 
 FORMATS = ("mp4", "webp", "gif")
@@ -23,6 +24,7 @@ class PipelineConfig:
     output: Path = Path("out")
     motion: str | None = None  # library name or clip path for every product; else per row / category
     motions_dir: Path = DEFAULT_LIBRARY
+    weights_dir: Path = WEIGHTS_DIR  # where model files are looked for; never downloaded
     workers: int = 1
     device: str = "auto"
     frames: int | None = None  # default: the driving clip's length

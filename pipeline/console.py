@@ -69,6 +69,20 @@ def print_summary(report: RunReport) -> None:
     out.print(f"results: {report.output.resolve()}  (report.json, report.csv, <product_id>/05_fusion/animation.mp4)")
 
 
+def print_weights(specs: dict, folder) -> None:
+    table = Table(title=f"model files in {folder}")
+    for column in ("id", "stage", "family", "present", "files", "license", "fallback"):
+        table.add_column(column, overflow="fold")
+    for weight_id in sorted(specs):
+        spec = specs[weight_id]
+        present = "[green]yes[/green]" if spec.present(folder) else "[red]missing[/red]"
+        table.add_row(weight_id, spec.stage, spec.family, present, ", ".join(spec.files.values()), spec.license,
+                      spec.fallback)
+    if not specs:
+        Console().print("no models registered in the weights registry; the classical backends need none")
+    Console(width=max(120, Console().width)).print(table)
+
+
 def print_motions(library: MotionLibrary) -> None:
     table = Table(title=f"motions in {library.folder}")
     for column in ("name", "facing", "fps", "categories", "file", "description"):
