@@ -12,6 +12,7 @@ from pipeline.manifest import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 REGISTRY = WEIGHTS_DIR / "registry.yaml"
+BUNDLED_DIR = Path(__file__).resolve().parent / "configs"
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,15 @@ class WeightSpec:
     license: str = ""
     fallback: str = ""  # the option to use instead when the file is missing
     options: dict = field(default_factory=dict)  # family-specific facts (scale, keypoints, ...)
+    bundled: dict[str, str] = field(default_factory=dict)  # role -> file under models/configs/ shipped with us
 
     def path(self, role: str, folder: Path = WEIGHTS_DIR) -> Path:
-        return Path(folder) / self.files[role]
+        """The file in the weights folder; for a role we ship (a model's config YAML), our copy when the user
+        dropped none there."""
+        dropped = Path(folder) / self.files[role]
+        if role in self.bundled and not dropped.is_file():
+            return BUNDLED_DIR / self.bundled[role]
+        return dropped
 
     def present(self, folder: Path = WEIGHTS_DIR) -> bool:
         return all(self.path(role, folder).is_file() for role in self.files)
@@ -46,6 +53,7 @@ def load_registry(path: Path = REGISTRY) -> dict[str, WeightSpec]:
             sha256={k: str(v or "") for k, v in (entry.get("sha256") or {}).items()},
             source=str(entry.get("source", "")), license=str(entry.get("license", "")),
             fallback=str(entry.get("fallback", "")), options=dict(entry.get("options") or {}),
+            bundled={k: str(v) for k, v in (entry.get("bundled") or {}).items()},
         )
     return specs
 

@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default auto: plain backdrops use a colour model, textured ones GrabCut)")
     parser.add_argument("--inpaint", choices=("auto", "surface", "ns", "telea"), help="background fill "
                         "(default auto)")
-    parser.add_argument("--motion-model", choices=("classical",), help="motion transfer backend (default classical)")
+    parser.add_argument("--motion-model", help="motion transfer: classical (default), a neural model from "
+                        "`weights list` (fomm-mgif, fomm-taichi, tpsmm-taichi, ...) or the path of a FOMM/TPSMM "
+                        "checkpoint (its training config NAME.yaml beside NAME.pth.tar)")
+    parser.add_argument("--batch-size", type=_positive_int, help="driving frames per neural forward pass "
+                        "(default 8); larger is faster on a GPU, the frames are the same")
     parser.add_argument("--keypoints", "-k", type=_positive_int, help="motion regions/keypoints (default 10)")
     parser.add_argument("--sr-model", choices=("lanczos",), help="super-resolution backend (default lanczos)")
     parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
-            "inpaint", "motion_model", "keypoints", "sr_model", "overwrite", "fail_fast", "limit", "only",
+            "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "overwrite", "fail_fast", "limit", "only",
             "dry_run", "motions_dir", "weights_dir")
     return {k: getattr(args, k) for k in keys}
 

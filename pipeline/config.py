@@ -15,7 +15,7 @@ FORMATS = ("mp4", "webp", "gif")
 DEVICES = ("auto", "cpu", "cuda")
 MATTING_METHODS = ("auto", "plain", "grabcut")
 INPAINT_METHODS = ("auto", "surface", "ns", "telea")
-MOTION_MODELS = ("classical",)
+MOTION_MODELS = ("classical",)  # built in; neural models are registry ids or checkpoint paths (motion/model_choice)
 SR_MODELS = ("lanczos",)
 
 
@@ -43,6 +43,7 @@ class PipelineConfig:
     hole_dilate: float = 0.012  # of the photo's long side: how far the hole reaches past the matte
     motion_model: str = "classical"
     keypoints: int = 10
+    batch_size: int = 8  # driving frames per neural forward pass; does not change the output
     sr_model: str = "lanczos"
     feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
     crf: int = 20
@@ -61,7 +62,8 @@ class PipelineConfig:
             (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
             (self.matting in MATTING_METHODS, f"--matting must be one of {', '.join(MATTING_METHODS)}"),
             (self.inpaint in INPAINT_METHODS, f"--inpaint must be one of {', '.join(INPAINT_METHODS)}"),
-            (self.motion_model in MOTION_MODELS, f"--motion-model must be one of {', '.join(MOTION_MODELS)}"),
+            (bool(self.motion_model.strip()), "--motion-model must name classical, a model id or a checkpoint"),
+            (1 <= self.batch_size <= 1024, "--batch-size must be between 1 and 1024"),
             (self.sr_model in SR_MODELS, f"--sr-model must be one of {', '.join(SR_MODELS)}"),
             (2 <= self.keypoints <= 32, "--keypoints must be between 2 and 32"),
             (0.0 <= self.crop_margin <= 1.0, "crop_margin must be between 0 and 1"),

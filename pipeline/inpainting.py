@@ -11,6 +11,7 @@ from pipeline.matting import fit_color_surface
 
 RING_PX = 40  # the ring around the hole whose texture tells plain from textured
 PLAIN_RING_STD = 4.0  # RGB residual std (0-255) of the ring below which the surface fit is trusted
+CLASSICAL_FILLS = ("surface", "ns", "telea")  # what `method` may name besides "auto"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pipeline.config import PipelineConfig
 from pipeline.errors import ProductError
 from pipeline.manifest import sha256_bytes, sha256_file, sha256_paths
 from pipeline.motion.driving import DrivingAnalysis, analyse_clip, clip_cache_key
+from pipeline.motion.model_choice import resolve_motion_model
 from pipeline.motions_library import MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion
 from pipeline.report import DONE, FAILED, SKIPPED, ProductReport, RunReport
 from pipeline.stages.base import ProductJob, Stage
@@ -49,6 +50,7 @@ def make_plan(catalog: Path, config: PipelineConfig) -> Plan:
     """Read the catalog and pick each product's motion. Raises for run-wide problems (exit 2/66/78)."""
     library = load_library(config.motions_dir)
     run_motion = resolve_global_motion(config.motion, library)
+    resolve_motion_model(config.motion_model, config.weights_dir)  # a missing model file stops the run here
     items = select_items(read_catalog(catalog), config)
     motions: dict[str, MotionSpec | ProductError] = {}
     for item in items:
@@ -79,6 +81,11 @@ def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[P
     seconds = time.perf_counter() - started
     DrivingAnalysis.load(path)  # a cache file that does not load is an error now, not in every product
     return path, key, seconds
+
+
+def driving_clip_key(spec: MotionSpec) -> tuple[Path, str, float]:
+    """Neural motion models read the clip itself: no classical analysis, the clip's content hash is its key."""
+    return spec.path, f"clip-{_clip_hash(spec.path)}", 0.0
 
 
 def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | None = None) -> ProductReport:
@@ -130,6 +137,7 @@ def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = N
     reports: dict[str, ProductReport] = {}
     jobs: list[ProductJob] = []
     analyses: dict[Path, tuple[Path, str, float]] = {}
+    neural = resolve_motion_model(config.motion_model, config.weights_dir) is not None
     for item in plan.items:
         motion = plan.motions.get(item.product_id)
         if item.error or isinstance(motion, ProductError):
@@ -140,7 +148,8 @@ def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = N
             continue
         try:
             if motion.path not in analyses:
-                analyses[motion.path] = ensure_driving_analysis(motion, config)
+                analyses[motion.path] = (driving_clip_key(motion) if neural
+                                         else ensure_driving_analysis(motion, config))
         except Exception as exc:  # an unusable user clip fails the products that use it
             reports[f"line{item.line}"] = _failed(item, f"driving clip {motion.path} could not be analysed: {exc}",
                                                   "motion", motion.name)

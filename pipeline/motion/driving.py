@@ -130,34 +130,71 @@ def cluster_regions(positions: np.ndarray, trusted: np.ndarray, n_regions: int, 
     return reliable_labels.ravel()[nearest]
 
 
-STRETCH_EVIDENCE = 1.05
+STRETCH_EVIDENCE = 0.7  # the full affine must cut the rigid fit's median residual to this share to be used
+
+
+def _median_residual(matrix: np.ndarray, src: np.ndarray, dst: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(src @ matrix[:, :2].T + matrix[:, 2] - dst, axis=1)))
 
 
 def _fit_step(points: np.ndarray, moved: np.ndarray, good: np.ndarray) -> np.ndarray | None:
+    """One region's motion between consecutive frames. Limbs are rigid, so a similarity is preferred; a full
+    affine (squash, stretch, shear) is taken only when it explains the flow clearly better."""
     if good.sum() < 6:
         return None
     src, dst = points[good], moved[good]
-    full, full_inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
-                                              maxIters=500, refineIters=10)
-    rigid, rigid_inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
-                                                       maxIters=500, refineIters=10)
-    if rigid is None:
-        return full
-    if full is None:
-        return rigid
-    # a limb is rigid: take the stretchy full affine only when it explains clearly more of the region
-    return full if full_inliers.sum() > STRETCH_EVIDENCE * rigid_inliers.sum() else rigid
+    full, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                   maxIters=500, refineIters=10)
+    rigid, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                           maxIters=500, refineIters=10)
+    if rigid is None or full is None:
+        return full if rigid is None else rigid
+    rigid_error = _median_residual(rigid, src, dst)
+    return full if _median_residual(full, src, dst) < STRETCH_EVIDENCE * rigid_error - 0.02 else rigid
 
 
 def _to3(matrix: np.ndarray) -> np.ndarray:
     return np.vstack([matrix, [0.0, 0.0, 1.0]])
 
 
+@dataclass(frozen=True)
+class DirectEvidence:
+    """Long-range flow from the first frame to every frame, and the frames themselves: a second opinion for
+    each region's chained track, checked photometrically."""
+    grays: list[np.ndarray]
+    masks: np.ndarray
+    flows: list[tuple[np.ndarray, np.ndarray]]  # (frame 0 -> t, t -> frame 0) for t = 1..T-1
+
+
+OFF_MASK_PENALTY = 50.0  # grey levels charged per unit share of a region's points landing off the foreground
+
+
+def _photometric_error(matrix: np.ndarray, members: np.ndarray, evidence: DirectEvidence, t: int,
+                       reference: np.ndarray) -> float:
+    """How well frame t, looked up where `matrix` puts the region's first-frame pixels, reproduces them."""
+    landed = members @ matrix[:2, :2].T + matrix[:2, 2]
+    seen = _sample(evidence.grays[t].astype(np.float32), landed)[:, 0]
+    height, width = evidence.masks[t].shape
+    xs = np.clip(np.round(landed[:, 0]).astype(int), 0, width - 1)
+    ys = np.clip(np.round(landed[:, 1]).astype(int), 0, height - 1)
+    off_mask = 1.0 - evidence.masks[t][ys, xs].mean()
+    return float(np.abs(seen - reference).mean() + OFF_MASK_PENALTY * off_mask)
+
+
+def _direct_candidate(members: np.ndarray, evidence: DirectEvidence, t: int) -> np.ndarray | None:
+    forward, backward = evidence.flows[t - 1]
+    moved, good = _consistent(members, forward, backward, evidence.masks[0])
+    step = _fit_step(members, moved, good)
+    return None if step is None else _to3(step)
+
+
 def fit_region_affines(points0: np.ndarray, labels: np.ndarray, masks: np.ndarray,
                        flows: list[tuple[np.ndarray, np.ndarray]], n_regions: int,
-                       start: np.ndarray | None = None) -> np.ndarray:
+                       start: np.ndarray | None = None, evidence: DirectEvidence | None = None) -> np.ndarray:
     """Per region a chain of affine steps: each step moves the whole region (as currently placed) by a robust
-    affine fit to the fresh flow between consecutive frames, so no point is ever lost for good. Returns
+    affine fit to the fresh flow between consecutive frames, so no point is ever lost for good. With
+    `evidence`, a fit to the direct first-frame-to-frame-t flow competes with the chained one at every frame
+    and the photometrically better one is kept, which stops drift on thin, fast limbs. Returns
     (len(flows)+1, K, 3, 3) maps from first-frame pixels, beginning at `start` (default identity)."""
     count = len(flows) + 1
     affines = np.tile(np.eye(3), (count, n_regions, 1, 1))
@@ -165,6 +202,7 @@ def fit_region_affines(points0: np.ndarray, labels: np.ndarray, masks: np.ndarra
         affines[0] = start
     for region in range(n_regions):
         members = points0[labels == region]
+        reference = _sample(evidence.grays[0].astype(np.float32), members)[:, 0] if evidence else None
         for t in range(1, count):
             placed = members @ affines[t - 1, region, :2, :2].T + affines[t - 1, region, :2, 2]
             forward, backward = flows[t - 1]
@@ -173,7 +211,12 @@ def fit_region_affines(points0: np.ndarray, labels: np.ndarray, masks: np.ndarra
             if step is None:  # the region is hidden: carry it by its median flow
                 shift = np.median(moved - placed, axis=0) if len(placed) else np.zeros(2)
                 step = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
-            affines[t, region] = _to3(step) @ affines[t - 1, region]
+            chained = _to3(step) @ affines[t - 1, region]
+            affines[t, region] = chained
+            direct = _direct_candidate(members, evidence, t) if evidence is not None else None
+            if direct is not None and (_photometric_error(direct, members, evidence, t, reference)
+                                       < _photometric_error(chained, members, evidence, t, reference)):
+                affines[t, region] = direct
     return affines
 
 
@@ -245,15 +288,16 @@ def analyse_clip(frames_u8: list[np.ndarray], facing: str, n_regions: int = 10,
     if len(points0) < n_regions * 6:
         raise ValueError("the driving clip's first frame shows too small an object to track")
     flows = [_step_flows(grays, t - 1, t) for t in range(1, len(grays))]
+    evidence = DirectEvidence(grays, masks, [_step_flows(grays, 0, t) for t in range(1, len(grays))])
     positions, trusted = track_points(grays, masks, points0, flows)
     point_labels = cluster_regions(positions, trusted, n_regions)
     k = int(point_labels.max()) + 1
-    affines = fit_region_affines(points0, point_labels, masks, flows, k)
+    affines = fit_region_affines(points0, point_labels, masks, flows, k, evidence=evidence)
     for _ in range(REASSIGN_ROUNDS):
         point_labels = reassign_by_motion(points0, positions, trusted, affines)
         point_labels = np.unique(point_labels, return_inverse=True)[1]  # regions left empty disappear
         k = int(point_labels.max()) + 1
-        affines = fit_region_affines(points0, point_labels, masks, flows, k)
+        affines = fit_region_affines(points0, point_labels, masks, flows, k, evidence=evidence)
     is_loop = len(grays) > 2 and float(np.abs(grays[-1].astype(np.float32) - grays[0]).mean()) < LOOP_MAX_DIFFERENCE
     if is_loop:
         closing_flow = [_step_flows(grays, len(grays) - 1, 0)]

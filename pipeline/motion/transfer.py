@@ -3,6 +3,7 @@ move each region of the product by the clip's relative affine motion (FOMM's rel
 blend the local affine maps into a dense backward flow with soft region weights, and warp the RGBA crop."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -23,9 +24,9 @@ def _box(mask: np.ndarray) -> tuple[float, float, float, float]:
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
-ANISOTROPY = 0.25  # 0: one scale for both axes (rotations stay rotations); 1: fit the box exactly
+ANISOTROPIES = (0.25, 1.0)  # 0: one scale for both axes (rotations stay rotations); 1: fit the box exactly
 ALIGN_SIDE = 128  # silhouettes are matched at this size; the search is cheap there
-SCALE_STEPS = (0.55, 0.65, 0.75, 0.85, 0.95, 1.05)  # relative to fitting the clip's box onto the product's box
+SCALE_STEPS = tuple(np.round(np.arange(0.55, 1.051, 0.05), 2))  # relative to fitting the clip's box onto the product's box
 
 
 def _scaled_mask(mask: np.ndarray, scale_x: float, scale_y: float, mirrored: bool) -> np.ndarray:
@@ -48,61 +49,90 @@ def _best_placement(product: np.ndarray, template: np.ndarray) -> tuple[float, i
     return float(iou[y, x]), int(x - tw), int(y - th)
 
 
+REFINE_SIDE = 256  # the best coarse placement is refined at this size
+REFINE_STEPS = (-0.03, -0.015, 0.0, 0.015, 0.03)  # relative scale changes tried per axis when refining
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    mirrored: bool
+    scale_x: float  # crop pixels per driving pixel
+    scale_y: float
+    matrix: np.ndarray
+
+
+def _search(product_mask: np.ndarray, driving_mask0: np.ndarray, side: int, mirrors: list[bool],
+            scales: list[tuple[float, float]]) -> _Candidate:
+    """Best IoU placement of the clip's silhouette over the product's, over mirrors and (x, y) scales, matched
+    at `side` pixels; the result's matrix maps driving pixels to full crop pixels."""
+    factor = side / max(product_mask.shape)
+    product_small = cv2.resize(product_mask, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    sx0, sy0, sx1, _ = _box(driving_mask0)
+    best: _Candidate | None = None
+    for mirrored, (scale_x, scale_y) in itertools.product(mirrors, scales):
+        template = _scaled_mask(driving_mask0, scale_x * factor, scale_y * factor, mirrored)
+        iou, left, top = _best_placement(product_small, template)
+        # prefer the clip's own handedness on a near tie: symmetric products should not be mirrored
+        score = iou + (0.01 if not mirrored else 0.0)
+        if best is None or score > best.score:
+            flip = -1.0 if mirrored else 1.0
+            place_x = left / factor + (scale_x * (sx1 - sx0) if mirrored else 0.0)
+            matrix = np.array([[flip * scale_x, 0.0, place_x - flip * scale_x * sx0],
+                               [0.0, scale_y, top / factor - scale_y * sy0], [0.0, 0.0, 1.0]])
+            best = _Candidate(score, mirrored, scale_x, scale_y, matrix)
+    return best
+
+
 def align_to_product(driving_mask0: np.ndarray, product_alpha: np.ndarray, driving_facing: str,
                      product_facing: str = "auto") -> Alignment:
     """Place the clip's first-frame silhouette over the product's matte where they overlap most (IoU), searching
-    scale and position, and mirroring when the product faces the other way. Searching rather than fitting boxes
-    keeps a statue's plinth or a held accessory from stretching the clip's figure."""
+    scale and position coarsely and then finely, and mirroring when the product faces the other way. Searching
+    rather than fitting boxes keeps a statue's plinth or a held accessory from stretching the clip's figure."""
     product_mask = (product_alpha > 0.5).astype(np.float32)
-    factor = ALIGN_SIDE / max(product_mask.shape)
-    product_small = cv2.resize(product_mask, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     sx0, sy0, sx1, sy1 = _box(driving_mask0)
-    dx0, dy0, dx1, dy1 = _box(product_small > 0.5)
+    dx0, dy0, dx1, dy1 = _box(product_mask > 0.5)
     ratio_x, ratio_y = (dx1 - dx0) / (sx1 - sx0), (dy1 - dy0) / (sy1 - sy0)
     mean = np.sqrt(ratio_x * ratio_y)
-    base_x, base_y = mean * (ratio_x / mean) ** ANISOTROPY, mean * (ratio_y / mean) ** ANISOTROPY
-    mirror_options = [False, True]
+    mirrors = [False, True]
     if product_facing in ("left", "right") and driving_facing in ("left", "right"):
-        mirror_options = [product_facing != driving_facing]
-    best: tuple[float, bool, float, float, int, int] | None = None
-    for mirrored in mirror_options:
-        for step in SCALE_STEPS:
-            scale_x, scale_y = base_x * step, base_y * step
-            template = _scaled_mask(driving_mask0, scale_x, scale_y, mirrored)
-            iou, left, top = _best_placement(product_small, template)
-            # prefer the clip's own handedness on a near tie: symmetric products should not be mirrored
-            score = iou + (0.01 if not mirrored else 0.0)
-            if best is None or score > best[0]:
-                best = (score, mirrored, scale_x, scale_y, left, top)
-    _, mirrored, scale_x, scale_y, left, top = best
-    # back to full crop pixels: driving box corner -> placed template corner
-    scale_x, scale_y = scale_x / factor, scale_y / factor
-    flip = -1.0 if mirrored else 1.0
-    place_x = left / factor + (scale_x * (sx1 - sx0) if mirrored else 0.0)
-    matrix = np.array([[flip * scale_x, 0.0, place_x - flip * scale_x * sx0],
-                       [0.0, scale_y, top / factor - scale_y * sy0], [0.0, 0.0, 1.0]])
+        mirrors = [product_facing != driving_facing]
+    shapes = [(mean * (ratio_x / mean) ** a, mean * (ratio_y / mean) ** a) for a in ANISOTROPIES]
+    coarse = _search(product_mask, driving_mask0, ALIGN_SIDE, mirrors,
+                     [(bx * step, by * step) for (bx, by), step in itertools.product(shapes, SCALE_STEPS)])
+    fine = _search(product_mask, driving_mask0, REFINE_SIDE, [coarse.mirrored],
+                   [(coarse.scale_x * (1 + ex), coarse.scale_y * (1 + ey))
+                    for ex, ey in itertools.product(REFINE_STEPS, REFINE_STEPS)])
     height, width = product_mask.shape
-    warped = cv2.warpAffine(driving_mask0.astype(np.uint8), matrix[:2], (width, height),
+    warped = cv2.warpAffine(driving_mask0.astype(np.uint8), fine.matrix[:2], (width, height),
                             flags=cv2.INTER_NEAREST).astype(bool)
     overlap = float((warped & (product_mask > 0)).sum() / max(1, (warped | (product_mask > 0)).sum()))
-    return Alignment(matrix, mirrored, overlap)
+    return Alignment(fine.matrix, fine.mirrored, overlap)
 
 
-STATIC_DISTANCE = 0.02  # of the crop side: product parts this far outside the clip's shape stay still
+BASE_MIN_DEPTH = 0.03  # of the crop side: how far the product must reach below the clip's figure to have a base
+BASE_MARGIN = 0.01  # of the crop side: rows this far below the figure's lowest point belong to the base
 
 
 def product_regions(labels0: np.ndarray, alignment: Alignment, support: np.ndarray) -> np.ndarray:
-    """The clip's first-frame regions carried onto the product. Product pixels near the clip's shape take the
-    nearest region; pixels far outside it (a plinth, a stand) get the extra static region K."""
+    """The clip's first-frame regions carried onto the product; product pixels the clip's shape misses take the
+    nearest region. When the product reaches clearly below the clip's figure (a statue's plinth, a stand),
+    what lies below the figure's lowest point is the extra static region K: the base stays put."""
     from scipy.ndimage import distance_transform_edt
 
     height, width = support.shape
     n_regions = int(labels0.max()) + 1
     warped = cv2.warpAffine((labels0 + 1).astype(np.float32), alignment.matrix[:2], (width, height),
                             flags=cv2.INTER_NEAREST, borderValue=0).astype(np.int32) - 1
-    distance, (near_y, near_x) = distance_transform_edt(warped < 0, return_indices=True)
-    nearest = np.where(distance > STATIC_DISTANCE * max(height, width), n_regions, warped[near_y, near_x])
-    return np.where(support, nearest, -1).astype(np.int16)
+    _, (near_y, near_x) = distance_transform_edt(warped < 0, return_indices=True)
+    regions = warped[near_y, near_x]
+    figure_rows = np.nonzero((warped >= 0).any(axis=1))[0]
+    product_rows = np.nonzero(support.any(axis=1))[0]
+    side = max(height, width)
+    if len(figure_rows) and product_rows[-1] - figure_rows[-1] > BASE_MIN_DEPTH * side:
+        base_top = figure_rows[-1] + int(round(BASE_MARGIN * side))
+        regions[base_top:] = n_regions
+    return np.where(support, regions, -1).astype(np.int16)
 
 
 def soft_region_weights(regions: np.ndarray, n_regions: int, sigma_px: float) -> np.ndarray:
@@ -133,7 +163,7 @@ def relative_region_maps(driving: DrivingAnalysis, alignment: Alignment, frame_i
 
 
 def backward_map(weights: np.ndarray, pieces: np.ndarray, maps: np.ndarray, gap_px: float,
-                 background_weight: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 background_weight: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense backward flow for one output frame: each region's soft mask is pushed forward by its map to find
     where it lands, and the output pixel takes the weighted mean of the regions' inverse maps. The landed masks
     are blurred by `gap_px` before blending so a gap opening between two regions that move apart interpolates

@@ -1,4 +1,5 @@
-"""Stage 3: animate the object's crop with the driving clip (classical first-order motion transfer)."""
+"""Stage 3: animate the object's crop with the driving clip: classical first-order motion transfer, or a neural
+model (FOMM / TPSMM, `--motion-model`) that writes 256x256 frames for stage 4 to bring to the crop's size."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +10,18 @@ import numpy as np
 
 from pipeline.atomic import atomic_write_json
 from pipeline.imageio import write_png
-from pipeline.manifest import sha256_file
+from pipeline.device import resolve_device
+from pipeline.manifest import code_version, sha256_file
 from pipeline.motion.driving import DrivingAnalysis
+from pipeline.motion.model_choice import MotionModelFiles, resolve_motion_model
 from pipeline.motion.transfer import transfer_motion
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.stages.localize import load_localize, to_u8
 
 LOCALIZE_DIR = "01_localize"
+NEURAL_CODE = ("pipeline.motion.neural", "models.keypoints", "models.nn.grid", "models.nn.blocks",
+               "models.nn.antialias", "models.fomm.keypoint_detector", "models.fomm.dense_motion",
+               "models.fomm.generator")
 
 
 def frame_count(job: ProductJob, analysis: DrivingAnalysis) -> int:
@@ -32,14 +38,24 @@ class MotionStage(Stage):
     number = 3
     code_modules = ("pipeline.stages.motion", "pipeline.motion.transfer")
 
+    def __init__(self) -> None:
+        self._animators: dict[tuple[MotionModelFiles, str], Any] = {}  # loaded once per run, not per product
+
     def params(self, job: ProductJob) -> dict[str, Any]:
         c = job.config
+        files = resolve_motion_model(c.motion_model, c.weights_dir)
+        if files is not None:  # batch size and device do not change the frames (beyond float rounding)
+            return {"motion_model": c.motion_model, "model_files": files.content_hashes(), "frames": c.frames,
+                    "code": code_version(NEURAL_CODE)}
         return {"motion_model": c.motion_model, "frames": c.frames, "size": c.size, "keypoints": c.keypoints}
 
     def input_hashes(self, job: ProductJob) -> dict[str, str]:
         return {"crop.png": sha256_file(job.product_dir / LOCALIZE_DIR / "crop.png"), "driving": job.driving_key}
 
     def produce(self, job: ProductJob, out_dir: Path) -> dict[str, Any]:
+        files = resolve_motion_model(job.config.motion_model, job.config.weights_dir)
+        if files is not None:
+            return self._produce_neural(job, files, out_dir)
         local = load_localize(job.product_dir / LOCALIZE_DIR)
         crop = local["crop"]
         side = working_side(crop.shape[0], job.config.size)
@@ -52,6 +68,26 @@ class MotionStage(Stage):
         facts = {"model": job.config.motion_model, "motion": job.motion.name, "frames": len(frames),
                  "size": side, "mirrored": alignment.mirrored, "alignment_iou": round(alignment.iou, 3),
                  "regions": int(analysis.affines.shape[1])}
+        atomic_write_json(out_dir / "motion.json", facts)
+        return facts
+
+    def _produce_neural(self, job: ProductJob, files: MotionModelFiles, out_dir: Path) -> dict[str, Any]:
+        from pipeline.motion.neural import NeuralAnimator  # torch is imported only for neural runs
+        from pipeline.video import read_clip
+
+        device = resolve_device(job.config.device)
+        if (files, device) not in self._animators:
+            self._animators[(files, device)] = NeuralAnimator(files, device)
+        animator = self._animators[(files, device)]
+        driving, _ = read_clip(job.motion.path)
+        n_frames = job.config.frames or len(driving)
+        crop = load_localize(job.product_dir / LOCALIZE_DIR)["crop"]
+        animation = animator.animate(crop, driving, job.driving_key, n_frames, job.config.batch_size)
+        for index, frame in enumerate(animation.frames):
+            write_png(out_dir / "frames" / f"{index:04d}.png", to_u8(frame))
+        facts = {"model": job.config.motion_model, "family": animator.model.family, "motion": job.motion.name,
+                 "frames": n_frames, "size": animator.side, "best_frame": animation.best_frame,
+                 "movement_scale": round(animation.movement_scale, 4), "device": device}
         atomic_write_json(out_dir / "motion.json", facts)
         return facts
 

@@ -1,0 +1,1 @@
+"""Network definitions written for this project, state-dict compatible with the published checkpoints."""
