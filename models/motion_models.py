@@ -10,11 +10,14 @@ from models.checkpoints import load_checkpoint
 from models.fomm.model import CHECKPOINT_PARTS as FOMM_PARTS
 from models.fomm.model import FommConfig, FommModel
 from models.motion_model import MotionModel
+from models.tpsmm.model import CHECKPOINT_PARTS as TPSMM_PARTS
+from models.tpsmm.model import TpsmmConfig, TpsmmModel
 from models.weights import BUNDLED_DIR
 from pipeline.errors import UsageError
 
-FAMILY_PARTS: dict[str, tuple[str, ...]] = {"fomm": FOMM_PARTS}
-_BUILDERS: dict[str, Callable[[Path], Any]] = {"fomm": lambda config: FommModel(FommConfig.from_yaml(config))}
+FAMILY_PARTS: dict[str, tuple[str, ...]] = {"fomm": FOMM_PARTS, "tpsmm": TPSMM_PARTS}
+_BUILDERS: dict[str, Callable[[Path], Any]] = {"fomm": lambda config: FommModel(FommConfig.from_yaml(config)),
+                                               "tpsmm": lambda config: TpsmmModel(TpsmmConfig.from_yaml(config))}
 
 
 def detect_family(checkpoint: dict[str, Any], label: str) -> str:

@@ -48,7 +48,6 @@ class NcnnLayer:
 class ConvertedNetwork:
     arch: str  # "rrdbnet" | "srvgg"
     state: dict[str, torch.Tensor]  # official key names, float32
-    scale: int
 
 
 def parse_param(text: str) -> list[NcnnLayer]:
@@ -171,4 +170,4 @@ def convert_ncnn(param_path: Path, bin_path: Path) -> ConvertedNetwork:
             raise NcnnFormatError(f"{key}: the ncnn blob has shape {blob.shape}, {arch} expects "
                                   f"{tuple(expected.shape)}")
         state[key] = torch.from_numpy(blob)
-    return ConvertedNetwork(arch, state, network.shape.scale)
+    return ConvertedNetwork(arch, state)

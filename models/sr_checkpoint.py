@@ -9,23 +9,20 @@ from torch import nn
 
 from models.archs.rrdbnet import RRDBNet, rrdbnet_shape
 from models.archs.srvgg import SRVGGNetCompact, srvgg_shape
+from models.checkpoints import load_checkpoint
+from pipeline.errors import UsageError
 
 # official training saves `params_ema` (the averaged generator, the one to use) and/or `params`
 WRAPPER_KEYS = ("params_ema", "params")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """The file is not a Real-ESRGAN generator checkpoint; the message names the keys that were found."""
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of an official checkpoint (`{"params_ema": ...}`, `{"params": ...}` or a bare state dict)."""
-    try:
-        loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for foreign or unsafe pickles; the reason is in the text
-        raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint: {exc}") from exc
-    if not isinstance(loaded, dict):
-        raise CheckpointError(f"{path} holds a {type(loaded).__name__}, not a state dict")
+    loaded = load_checkpoint(path)
     for key in WRAPPER_KEYS:
         if key in loaded:
             return dict(loaded[key])
@@ -48,8 +45,10 @@ def build_network(state: dict[str, torch.Tensor], declared_arch: str | None = No
     if declared_arch and declared_arch != arch:
         raise CheckpointError(f"the weights registry declares {declared_arch} but the checkpoint holds {arch}")
     try:
-        network: nn.Module = RRDBNet(rrdbnet_shape(state)) if arch == "rrdbnet" else SRVGGNetCompact(srvgg_shape(state))
-        network.load_state_dict(state, strict=True)
+        with torch.device("meta"):  # no random initialisation (seconds for x4plus): the file's tensors are used
+            network: nn.Module = (RRDBNet(rrdbnet_shape(state)) if arch == "rrdbnet"
+                                  else SRVGGNetCompact(srvgg_shape(state)))
+        network.load_state_dict({key: value.float() for key, value in state.items()}, strict=True, assign=True)
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{arch} checkpoint does not load: {exc}") from exc
     return network.eval()

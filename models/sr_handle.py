@@ -1,5 +1,5 @@
 """A loaded super-resolution network ready to run (the descriptor idea from spandrel): it knows its scale and size
-needs, splits large frames into overlapping tiles, runs frames in batches under inference_mode, on CUDA with
+needs, splits large frames into overlapping tiles, runs a batch of frames at once under inference_mode, on CUDA with
 fp16 autocast unless fp32 is asked for, always in channels_last memory format."""
 from __future__ import annotations
 
@@ -36,11 +36,15 @@ def input_multiple(network: nn.Module) -> int:
     return 1
 
 
+def precision(device_type: str, fp32: bool) -> str:
+    """fp16 autocast on CUDA unless asked otherwise; the CPU always computes in fp32."""
+    return "fp16" if device_type == "cuda" and not fp32 else "fp32"
+
+
 @dataclass(frozen=True)
 class SRSettings:
     tile: int = 512  # input frames with a side above this run in tiles of this many px; 0: never tile
     tile_pad: int = 10  # px of overlap context around each tile (input pixels)
-    batch: int = 4  # frames per forward pass
     fp32: bool = False  # on CUDA: full precision instead of fp16 autocast (the CPU always runs fp32)
 
 
@@ -50,23 +54,22 @@ class SRHandle:
         self.settings = settings
         self.scale: int = network.shape.scale
         self.multiple = input_multiple(network)
-        self.half = self.device.type == "cuda" and not settings.fp32
+        self.half = precision(self.device.type, settings.fp32) == "fp16"
         # channels_last: cuDNN's tensor-core kernels on CUDA; oneDNN on the CPU (measured 0.8-0.9 s against
         # 1.5-2.3 s per 256 px frame for animevideov3 on 2 threads)
         self.network = network.eval().to(self.device, memory_format=torch.channels_last)
 
     @property
     def precision(self) -> str:
-        return "fp16" if self.half else "fp32"
+        return precision(self.device.type, self.settings.fp32)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) float in [0, 1] -> (N, C, H*scale, W*scale) float32 on the CPU, clamped to [0, 1]."""
-        batch = max(1, self.settings.batch)
+        """A batch of frames (N, C, H, W) float in [0, 1] -> (N, C, H*scale, W*scale) float32 on the CPU, clamped
+        to [0, 1]. Tiles run for the whole batch at once."""
         with torch.inference_mode():
-            return torch.cat([self._upscale_batch(images[i:i + batch]) for i in range(0, images.shape[0], batch)])
+            return self._upscale(images.to(self.device, torch.float32))
 
-    def _upscale_batch(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, torch.float32)
+    def _upscale(self, images: torch.Tensor) -> torch.Tensor:
         height, width = images.shape[-2:]
         tile, scale = self.settings.tile, self.scale
         if not tile or max(height, width) <= tile:
@@ -84,7 +87,7 @@ class SRHandle:
         height, width = images.shape[-2:]
         pad_h, pad_w = (-height) % self.multiple, (-width) % self.multiple
         if pad_h or pad_w:
-            images = F.pad(images, (0, pad_w, 0, pad_h), mode="reflect")
+            images = F.pad(images, (0, pad_w, 0, pad_h), mode="replicate")  # any size, even 1 px
         images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.half):
             out = self.network(images)

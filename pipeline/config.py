@@ -13,10 +13,10 @@ from pipeline.motions_library import DEFAULT_LIBRARY
 
 FORMATS = ("mp4", "webp", "gif")
 DEVICES = ("auto", "cpu", "cuda")
-MATTING_METHODS = ("auto", "plain", "grabcut")
-INPAINT_METHODS = ("auto", "surface", "ns", "telea")
+MATTING_METHODS = ("auto", "plain", "grabcut")  # built in; "rembg:NAME" selects a rembg model file
+INPAINT_METHODS = ("auto", "surface", "exemplar", "ns", "telea", "lama")
 MOTION_MODELS = ("classical",)  # built in; neural models are registry ids or checkpoint paths (motion/model_choice)
-SR_MODELS = ("lanczos",)
+SR_MODELS = ("auto", "none", "lanczos")  # built in; networks are weights-registry names or checkpoint paths
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,18 @@ class PipelineConfig:
     only: tuple[str, ...] = ()
     dry_run: bool = False
     matting: str = "auto"
+    detector: str = "none"  # "yolo" or "yolo:FILE": picks the category's object among several
     crop_margin: float = 0.12  # of the object's larger side, on each side of the square crop
     inpaint: str = "auto"
     hole_dilate: float = 0.012  # of the photo's long side: how far the hole reaches past the matte
     motion_model: str = "classical"
     keypoints: int = 10
     batch_size: int = 8  # driving frames per neural forward pass; does not change the output
-    sr_model: str = "lanczos"
+    sr_model: str = "auto"  # x4plus on a GPU, animevideov3 on the CPU, Lanczos without weights (sr_choice.py)
+    sr_tile: int = 512  # frames with a side above this run through the network in tiles; 0: never tile
+    sr_tile_pad: int = 10  # overlap (input px) around each tile
+    sr_batch: int = 4  # frames per super-resolution forward pass; does not change the output
+    sr_fp32: bool = False  # CUDA only: no fp16 autocast
     feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
     crf: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
@@ -60,11 +65,17 @@ class PipelineConfig:
             (bool(self.formats) and all(f in FORMATS for f in self.formats),
              f"--format takes a comma list of {', '.join(FORMATS)}"),
             (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
-            (self.matting in MATTING_METHODS, f"--matting must be one of {', '.join(MATTING_METHODS)}"),
+            (self.matting in MATTING_METHODS or self.matting.startswith("rembg:"),
+             f"--matting must be one of {', '.join(MATTING_METHODS)} or rembg:NAME"),
+            (self.detector in ("none", "yolo") or self.detector.startswith("yolo:"),
+             "--detector must be none, yolo or yolo:FILE"),
             (self.inpaint in INPAINT_METHODS, f"--inpaint must be one of {', '.join(INPAINT_METHODS)}"),
             (bool(self.motion_model.strip()), "--motion-model must name classical, a model id or a checkpoint"),
             (1 <= self.batch_size <= 1024, "--batch-size must be between 1 and 1024"),
-            (self.sr_model in SR_MODELS, f"--sr-model must be one of {', '.join(SR_MODELS)}"),
+            (bool(self.sr_model.strip()), f"--sr-model must be {', '.join(SR_MODELS)}, a model id or a checkpoint"),
+            (self.sr_tile == 0 or self.sr_tile >= 32, "--sr-tile must be 0 (no tiling) or at least 32"),
+            (0 <= self.sr_tile_pad <= 256, "--sr-tile-pad must be between 0 and 256"),
+            (1 <= self.sr_batch <= 256, "--sr-batch must be between 1 and 256"),
             (2 <= self.keypoints <= 32, "--keypoints must be between 2 and 32"),
             (0.0 <= self.crop_margin <= 1.0, "crop_margin must be between 0 and 1"),
             (0 <= self.crf <= 51, "--crf must be between 0 and 51"),

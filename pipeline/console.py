@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -93,3 +93,29 @@ def print_motions(library: MotionLibrary) -> None:
         table.add_row(name, spec.facing, f"{spec.fps:g}", ", ".join(spec.categories), spec.path.name + present,
                       spec.description)
     Console(width=max(120, Console().width)).print(table)
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+@contextmanager
+def training_progress(total: int, done: int) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
+    """A bar of optimisation steps with the latest losses; a plain line every 50 steps when piped."""
+    def describe(losses: dict[str, float]) -> str:
+        return "  ".join(f"{name} {value:.4f}" for name, value in losses.items())
+
+    if not console.is_terminal:
+        def log(step: int, steps: int, losses: dict[str, float]) -> None:
+            if step % 50 == 0 or step == steps:
+                print(f"step {step}/{steps}  {describe(losses)}", file=sys.stderr, flush=True)
+        yield log
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("training", total=total, completed=done)
+
+        def update(step: int, steps: int, losses: dict[str, float]) -> None:
+            progress.update(task, completed=step, description=f"training  {describe(losses)}")
+        yield update

@@ -1,25 +1,32 @@
-"""Classical background-plate inpainting: a colour-surface fit plus Navier-Stokes inpainting of the residual on
-plain backdrops; Navier-Stokes alone, flagged low quality, on textured ones. Works on arrays; no file access."""
+"""Classical background-plate inpainting. Plain backdrops: a robust colour surface through the ring around the hole
+plus a harmonic (smoothest) fill of what the surface misses, which leaves no streaks or ghost of the object.
+Textured backdrops: exemplar synthesis (pipeline/texture_fill.py) started from a Navier-Stokes fill; such plates
+are still flagged low quality (the texture continues, the exact structure behind the object is a guess).
+cv2.inpaint NS and TELEA stay selectable. Works on arrays; no file access."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import spsolve
 
-from pipeline.matting import fit_color_surface
+from pipeline.backdrop import fit_color_surface
+from pipeline.texture_fill import synthesize_fill
 
 RING_PX = 40  # the ring around the hole whose texture tells plain from textured
 PLAIN_RING_STD = 4.0  # RGB residual std (0-255) of the ring below which the surface fit is trusted
-CLASSICAL_FILLS = ("surface", "ns", "telea")  # what `method` may name besides "auto"
+CLASSICAL_FILLS = ("surface", "exemplar", "ns", "telea")  # what `method` may name besides "auto"
+HARMONIC_MAX_UNKNOWNS = 40_000  # the harmonic fill is solved at a scale with at most this many hole pixels
 
 
 @dataclass
 class PlateResult:
     plate_u8: np.ndarray  # HxWx3 uint8: the photo with the object filled in
     hole: np.ndarray  # HxW bool: what was filled
-    method: str  # "surface+ns" | "ns"
-    quality: str  # "good" | "low": a textured backdrop that a classical fill only blurs
+    method: str  # "surface+harmonic" | "exemplar" | "ns" | "telea" | "none" | a model's name
+    quality: str  # "good" | "low": a textured backdrop that a classical fill can only approximate
     ring_std: float
 
 
@@ -30,33 +37,70 @@ def make_hole(alpha: np.ndarray, shadow: np.ndarray, dilate_px: int) -> np.ndarr
     return cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
 
 
+def hole_ring(hole: np.ndarray) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_PX + 1, 2 * RING_PX + 1))
+    ring = cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
+    return ring if ring.sum() >= 50 else ~hole  # a hole covering almost everything: sample what is left
+
+
+def harmonic_fill(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The smoothest (Laplace) continuation of `values` (HxWxC float) into `hole` from its border, solved at a
+    reduced scale (the result is smooth anyway) and brought back to full size."""
+    height, width = hole.shape
+    scale = min(1.0, float(np.sqrt(HARMONIC_MAX_UNKNOWNS / max(1, hole.sum()))))
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.0
+    outside = (~hole).astype(np.float32)
+    # average only pixels outside the hole, so the object's colours never reach the boundary values
+    weight = cv2.resize(outside, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(values * outside[..., None], size, interpolation=cv2.INTER_AREA) / np.maximum(weight, 1e-6)[..., None]
+    small_height, small_width = small_hole.shape
+    ys, xs = np.nonzero(small_hole)
+    index = -np.ones(small_hole.shape, np.int64)
+    index[ys, xs] = np.arange(ys.size)
+    rows, cols, rhs = [np.arange(ys.size)], [np.arange(ys.size)], np.zeros((ys.size, small.shape[2]))
+    diagonal = np.zeros(ys.size)
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < small_height) & (nx >= 0) & (nx < small_width)
+        diagonal += inside
+        neighbour = np.where(inside, index[np.clip(ny, 0, small_height - 1), np.clip(nx, 0, small_width - 1)], -2)
+        unknown = neighbour >= 0
+        rows.append(np.nonzero(unknown)[0])
+        cols.append(neighbour[unknown])
+        known = inside & ~unknown
+        rhs[known] += small[ny[known], nx[known]]
+    data = np.concatenate([diagonal, -np.ones(sum(len(r) for r in rows[1:]))])
+    system = coo_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(ys.size, ys.size)).tocsr()
+    solved = small.copy()
+    solved[ys, xs] = spsolve(system, rhs).reshape(ys.size, -1)
+    full = cv2.resize(solved, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+    return np.where(hole[..., None], full, values)
+
+
 def _inpaint_radius(hole: np.ndarray) -> int:
     return 5 if hole.mean() > 0.05 else 3
 
 
 def inpaint_plate(rgb_u8: np.ndarray, hole: np.ndarray, method: str = "auto") -> PlateResult:
-    """Fill `hole` in the photo. `method`: auto | surface | ns | telea."""
+    """Fill `hole` in the photo. `method`: auto | surface | exemplar | ns | telea."""
     if not hole.any():
         return PlateResult(rgb_u8.copy(), hole, "none", "good", 0.0)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_PX + 1, 2 * RING_PX + 1))
-    ring = cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
-    if ring.sum() < 50:  # the hole covers almost everything: sample the border instead
-        ring = ~hole
+    ring = hole_ring(hole)
     surface = fit_color_surface(rgb_u8.astype(np.float32), ring, degree=2)
     residual = rgb_u8.astype(np.float32) - surface
     ring_std = float(np.median(np.abs(residual[ring])) * 1.4826)
     plain = ring_std < PLAIN_RING_STD
+    chosen = method if method != "auto" else ("surface" if plain else "exemplar")
     hole_u8 = hole.astype(np.uint8) * 255
-    radius = _inpaint_radius(hole)
-    chosen = method if method != "auto" else ("surface" if plain else "ns")
     if chosen == "surface":
-        shifted = np.clip(residual + 128.0, 0, 255).astype(np.uint8)
-        filled = cv2.inpaint(shifted, hole_u8, radius, cv2.INPAINT_NS).astype(np.float32) - 128.0
-        plate = np.clip(surface + filled, 0, 255).astype(np.uint8)
-        name = "surface+ns"
+        plate = np.clip(surface + harmonic_fill(residual, hole) + 0.5, 0, 255).astype(np.uint8)
+        name = "surface+harmonic"
+    elif chosen == "exemplar":
+        start = cv2.inpaint(rgb_u8, hole_u8, _inpaint_radius(hole), cv2.INPAINT_NS)
+        plate, name = synthesize_fill(rgb_u8, hole, start), "exemplar"
     else:
         flag = cv2.INPAINT_TELEA if chosen == "telea" else cv2.INPAINT_NS
-        plate = cv2.inpaint(rgb_u8, hole_u8, radius, flag)
-        name = chosen
+        plate, name = cv2.inpaint(rgb_u8, hole_u8, _inpaint_radius(hole), flag), chosen
     plate = np.where(hole[..., None], plate, rgb_u8)
     return PlateResult(plate, hole, name, "good" if plain else "low", ring_std)

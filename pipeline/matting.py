@@ -1,6 +1,7 @@
-"""Classical product matting: a router between a border-colour background model (plain studio backdrops)
-and mask-initialised GrabCut (textured backdrops), refined by closed-form matting on an automatic trimap.
-Works on RGB uint8 arrays; no file access."""
+"""Product matting: the one object to animate as an alpha matte, with its soft shadow kept apart.
+A router picks the backdrop model (a colour surface + watershed on plain backdrops, GrabCut on textured ones,
+pipeline/segmentation.py), or takes a saliency map from a model (rembg) instead; the object is then chosen among
+the blobs (pipeline/object_pick.py) and its edges refined by closed-form matting. Works on arrays; no file access."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,135 +9,41 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.backdrop import (backdrop_distance, border_ring, fit_color_surface, local_detail, shadow_like, to_lab,
+                               trusted_border)
+from pipeline.object_pick import Detection, pick_object
+from pipeline.segmentation import Segmentation, fill_enclosed, segment_plain, segment_textured
+
+__all__ = ["MatteResult", "backdrop_distance", "estimate_foreground_colors", "estimate_matte", "fit_color_surface",
+           "refine_alpha"]
+
 PROCESS_SIDE = 640  # matting runs at this long side; the matte is resized back
-PLAIN_RING_TEXTURE = 6.0  # Lab residual std in the border ring below which the backdrop counts as plain
+PLAIN_RING_TEXTURE = 6.0  # Lab residual spread in the border ring below which the backdrop counts as plain
+PLAIN_RING_DETAIL = 0.6  # ... and fine-texture energy (brick, wood grain), L units; JPEG'd studio shots give ~0.2
+OPAQUE_ALPHA = 250  # an alpha channel whose every value is at least this carries no cut-out
 
 
 @dataclass
 class MatteResult:
     alpha: np.ndarray  # HxW float32 in [0,1] at the input's size
     shadow: np.ndarray  # HxW bool: soft shadow cast by the product (not part of it; inpainted away)
-    method: str  # "alpha-channel" | "plain-backdrop" | "grabcut"
+    method: str  # "alpha-channel" | "plain-backdrop" | "grabcut" | "saliency-model"
     backdrop: str  # "plain" | "textured" | "given"
     notes: list[str] = field(default_factory=list)
+    picked: str = "given"  # how the object was chosen: "detector" | "largest-near-centre" | "none" | "given"
 
 
-def _border_ring(height: int, width: int, thickness: int) -> np.ndarray:
-    ring = np.zeros((height, width), bool)
-    ring[:thickness], ring[-thickness:], ring[:, :thickness], ring[:, -thickness:] = True, True, True, True
-    return ring
-
-
-def _poly_design(xs: np.ndarray, ys: np.ndarray, degree: int) -> np.ndarray:
-    terms = [xs ** i * ys ** j for i in range(degree + 1) for j in range(degree + 1 - i)]
-    return np.stack(terms, axis=-1)
-
-
-def fit_color_surface(image: np.ndarray, sample_mask: np.ndarray, degree: int = 2) -> np.ndarray:
-    """Least-squares low-order polynomial colour surface through the pixels in `sample_mask`, evaluated everywhere.
-    Plain studio backdrops (flat, vignetted or swept gradients) are well described by it."""
-    height, width = sample_mask.shape
-    ys, xs = np.nonzero(sample_mask)
-    scale = float(max(height, width))
-    design = _poly_design(xs / scale, ys / scale, degree)
-    values = image[ys, xs].reshape(len(ys), -1).astype(np.float64)
-    weights = np.ones(len(ys))
-    for _ in range(3):  # reweighting drops outliers such as a product touching the border
-        coef, *_ = np.linalg.lstsq(design * weights[:, None], values * weights[:, None], rcond=None)
-        residual = np.linalg.norm(values - design @ coef, axis=1)
-        cutoff = 3.0 * np.median(residual) + 1e-3
-        weights = (residual < cutoff).astype(np.float64) + 1e-3
-    grid_y, grid_x = np.mgrid[0:height, 0:width]
-    full = _poly_design(grid_x.ravel() / scale, grid_y.ravel() / scale, degree) @ coef
-    return full.reshape(height, width, -1).astype(np.float32)
-
-
-def _lab(rgb_u8: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb_u8, cv2.COLOR_RGB2LAB).astype(np.float32) * np.array([100 / 255, 1, 1], np.float32) \
-        - np.array([0, 128, 128], np.float32)
-
-
-def backdrop_distance(rgb_u8: np.ndarray, ring_px: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-pixel Lab distance to a colour surface fitted on the border ring, the fitted surface, and the ring's
-    residual spread (a texture measure: low on plain backdrops)."""
-    lab = _lab(rgb_u8)
-    ring = _border_ring(*rgb_u8.shape[:2], ring_px)
-    surface = fit_color_surface(lab, ring)
-    distance = np.linalg.norm(lab - surface, axis=2)
-    ring_residual = distance[ring]
-    spread = float(np.median(ring_residual) * 1.4826 + 1e-3)
-    return distance, surface, spread
-
-
-def shadow_mask(rgb_u8: np.ndarray, surface_lab: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """Soft shadows darken the backdrop without changing its hue much: lower L, similar a/b, smooth."""
-    lab = _lab(rgb_u8)
-    darker = surface_lab[..., 0] - lab[..., 0]
-    chroma_shift = np.linalg.norm(lab[..., 1:] - surface_lab[..., 1:], axis=2)
-    gradient = cv2.Laplacian(cv2.GaussianBlur(lab[..., 0], (0, 0), 1.0), cv2.CV_32F)
-    smooth = np.abs(gradient) < 1.5
-    ratio = lab[..., 0] / np.maximum(surface_lab[..., 0], 1.0)
-    return candidate & (darker > 2.0) & (ratio > 0.45) & (chroma_shift < 6.0 + 0.25 * darker) & smooth
-
-
-def _components_near_centre(mask: np.ndarray) -> tuple[np.ndarray, str]:
-    """Keep the largest salient blob near the centre, plus blobs that belong to it (inside its padded box)."""
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask, "no foreground found"
-    height, width = mask.shape
-    diag = np.hypot(height, width)
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
-    offsets = np.hypot(centroids[1:, 0] - width / 2, centroids[1:, 1] - height / 2) / diag
-    scores = areas * np.exp(-(offsets / 0.35) ** 2)
-    main = int(np.argmax(scores)) + 1
-    x, y, w, h = stats[main, :4]
-    pad = int(0.05 * max(w, h))
-    keep = np.zeros(count, bool)
-    keep[main] = True
-    for index in range(1, count):
-        cx, cy = centroids[index]
-        inside = x - pad <= cx <= x + w + pad and y - pad <= cy <= y + h + pad
-        if inside and stats[index, cv2.CC_STAT_AREA] >= 0.002 * areas.max():
-            keep[index] = True
-    others = int(count - 1 - keep[1:].sum())
-    note = f"picked the largest blob near the centre ({int(areas[main - 1])} px)" + (
-        f"; ignored {others} other blob(s)" if others else "")
-    return keep[labels], note
-
-
-def _fill_small_holes(mask: np.ndarray, max_fraction: float = 0.01) -> np.ndarray:
-    """Fill enclosed holes smaller than a fraction of the object; keep big ones (a mug handle's opening)."""
-    inverse = (~mask).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(inverse, connectivity=4)
-    height, width = mask.shape
-    filled = mask.copy()
-    limit = max_fraction * mask.sum()
-    for index in range(1, count):
-        x, y, w, h, area = stats[index]
-        touches_border = x == 0 or y == 0 or x + w == width or y + h == height
-        if not touches_border and area <= limit:
-            filled[labels == index] = True
-    return filled
-
-
-def _grabcut(rgb_u8: np.ndarray, initial: np.ndarray, ring_px: int) -> np.ndarray:
-    gc_mask = np.where(initial, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    sure_fg = cv2.erode(initial.astype(np.uint8), np.ones((9, 9), np.uint8), iterations=2).astype(bool)
-    gc_mask[sure_fg] = cv2.GC_FGD
-    gc_mask[_border_ring(*initial.shape, ring_px)] = cv2.GC_BGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(rgb_u8, cv2.COLOR_RGB2BGR), gc_mask, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
-    return np.isin(gc_mask, (cv2.GC_FGD, cv2.GC_PR_FGD))
-
-
-def refine_alpha(rgb_u8: np.ndarray, mask: np.ndarray, band_px: int) -> np.ndarray:
-    """Closed-form matting on a trimap made by eroding/dilating the binary mask by `band_px`."""
+def refine_alpha(rgb_u8: np.ndarray, mask: np.ndarray, band_px: int, sure_backdrop: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Closed-form matting on a trimap made by eroding/dilating the binary mask by `band_px`; pixels in
+    `sure_backdrop` stay background (a narrow gap between a tail and a leg must not close)."""
     from pymatting import estimate_alpha_cf
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1, 2 * band_px + 1))
     sure_fg = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
     maybe = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    if sure_backdrop is not None:
+        maybe &= ~(sure_backdrop & ~mask)
     if sure_fg.sum() < 16:
         return mask.astype(np.float32)
     trimap = np.where(sure_fg, 1.0, np.where(maybe, 0.5, 0.0))
@@ -144,54 +51,73 @@ def refine_alpha(rgb_u8: np.ndarray, mask: np.ndarray, band_px: int) -> np.ndarr
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 
+def _shrink(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    height, width = image.shape[:2]
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=interpolation)
+
+
+def _saliency_segmentation(saliency: np.ndarray, lab: np.ndarray, surface: np.ndarray, distance: np.ndarray,
+                           spread: float, detail: np.ndarray, plain: bool) -> Segmentation:
+    mask = saliency > 0.5
+    if not plain:
+        return Segmentation(mask, np.zeros_like(mask), saliency < 0.1, saliency < 0.02)
+    shadowish = shadow_like(lab, surface, detail, float(np.median(detail)))
+    return Segmentation(mask, shadowish & ~mask & (distance > 2.0 * spread + 0.5), distance < 3.0 * spread + 1.5,
+                        saliency < 0.02)
+
+
 def estimate_matte(rgb_u8: np.ndarray, alpha_u8: np.ndarray | None = None, refine: bool = True,
-                   force: str | None = None) -> MatteResult:
-    """Matte of the one object to animate. An input alpha channel is used as it is. `force` ("plain" or
-    "grabcut") overrides the router's choice of backdrop model."""
+                   force: str | None = None, saliency: np.ndarray | None = None,
+                   target: Detection | None = None) -> MatteResult:
+    """Matte of the one object to animate. An input alpha channel with transparency is used as it is. `force`
+    ("plain" or "grabcut") overrides the router's choice of backdrop model; `saliency` (HxW in [0,1], from a
+    matting model) replaces the classical segmentation; `target` (the detector's box for the product's category)
+    decides which blob is the object."""
     height, width = rgb_u8.shape[:2]
-    if alpha_u8 is not None:
+    if alpha_u8 is not None and alpha_u8.min() < OPAQUE_ALPHA:
         alpha = alpha_u8.astype(np.float32) / 255.0
         return MatteResult(alpha, np.zeros((height, width), bool), "alpha-channel", "given",
                            ["used the image's own alpha channel"])
     scale = min(1.0, PROCESS_SIDE / max(height, width))
-    small = cv2.resize(rgb_u8, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA) \
-        if scale < 1 else rgb_u8
+    small = _shrink(rgb_u8, scale) if scale < 1 else rgb_u8
     ring_px = max(4, round(0.02 * max(small.shape[:2])))
+    ring = border_ring(*small.shape[:2], ring_px)
+    lab = to_lab(small)
     distance, surface, spread = backdrop_distance(small, ring_px)
-    plain = spread < PLAIN_RING_TEXTURE if force is None else force == "plain"
-    threshold = max(10.0, 5.0 * spread)
-    candidate = distance > threshold
-    shadow = shadow_mask(small, surface, distance > 2.0) if plain else np.zeros_like(candidate)
-    foreground = candidate & ~shadow
-    open_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    foreground = cv2.morphologyEx(foreground.astype(np.uint8), cv2.MORPH_OPEN, open_kernel).astype(bool)
-    method = "plain-backdrop"
-    notes = [f"backdrop ring texture {spread:.1f} (plain below {PLAIN_RING_TEXTURE})"]
-    if not plain:
-        method = "grabcut"
-        foreground = _grabcut(small, foreground if foreground.any() else _central_box(small.shape[:2]), ring_px)
-    foreground, pick_note = _components_near_centre(foreground)
-    notes.append(pick_note)
-    foreground = _fill_small_holes(foreground)
-    band = max(2, round(0.008 * max(small.shape[:2])))
-    alpha_small = refine_alpha(small, foreground, band) if refine and foreground.any() else foreground.astype(np.float32)
+    detail = local_detail(lab)
+    ring_detail = float(np.median(detail[ring]))
+    if force is None:
+        plain = spread < PLAIN_RING_TEXTURE and ring_detail < PLAIN_RING_DETAIL
+    else:
+        plain = force == "plain"
+    notes = [f"backdrop ring spread {spread:.1f}, fine texture {ring_detail:.2f} (plain below "
+             f"{PLAIN_RING_TEXTURE} and {PLAIN_RING_DETAIL})"]
+    if saliency is not None:
+        small_saliency = _shrink(saliency.astype(np.float32), scale) if scale < 1 else saliency
+        segmentation = _saliency_segmentation(small_saliency, lab, surface, distance, spread, detail, plain)
+        method = "saliency-model"
+    elif plain:
+        segmentation, method = segment_plain(small, lab, distance, surface, spread, ring, detail), "plain-backdrop"
+    else:
+        segmentation, method = segment_textured(small, lab, trusted_border(lab, ring_px)), "grabcut"
+    small_target = None if target is None else Detection(
+        tuple(round(v * scale) for v in target.box), target.class_name, target.score)
+    pick = pick_object(segmentation.mask, small_target)
+    notes.append(pick.note)
+    foreground = fill_enclosed(pick.mask, segmentation.backdrop_like)
+    band = max(2, round(0.005 * max(small.shape[:2])))
+    alpha_small = refine_alpha(small, foreground, band, segmentation.sure_backdrop) if refine and foreground.any() \
+        else foreground.astype(np.float32)
     # keep the refined alpha to the object's neighbourhood: matting can leak onto other blobs
     near = cv2.dilate(foreground.astype(np.uint8), np.ones((2 * band + 3,) * 2, np.uint8)).astype(bool)
     alpha_small = np.where(near, alpha_small, 0.0).astype(np.float32)
-    shadow = shadow & ~near
+    shadow = segmentation.shadow & ~near
     if scale < 1:
         alpha = cv2.resize(alpha_small, (width, height), interpolation=cv2.INTER_LINEAR)
         shadow = cv2.resize(shadow.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     else:
         alpha = alpha_small
-    return MatteResult(np.clip(alpha, 0, 1), shadow, method, "plain" if plain else "textured", notes)
-
-
-def _central_box(shape: tuple[int, int]) -> np.ndarray:
-    height, width = shape
-    box = np.zeros(shape, bool)
-    box[height // 6: height - height // 6, width // 6: width - width // 6] = True
-    return box
+    return MatteResult(np.clip(alpha, 0, 1), shadow, method, "plain" if plain else "textured", notes, pick.how)
 
 
 def estimate_foreground_colors(rgb_u8: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from pipeline.video import is_clip_path
 
 DEFAULT_LIBRARY = Path(__file__).resolve().parent.parent / "motions"
 FACINGS = ("right", "left", "front")
+FITS = ("shape", "box")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class MotionSpec:
     facing: str  # which way the driving object faces in its first frame
     categories: tuple[str, ...] = ()
     description: str = ""
+    fit: str = "shape"  # shape: an articulated figure keeps its proportions; box: a stand-in fitted to any product
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,14 @@ def load_library(folder: Path = DEFAULT_LIBRARY) -> MotionLibrary:
         raise UsageError(f"motion registry {registry} is not valid YAML: {exc}") from None
     motions: dict[str, MotionSpec] = {}
     for name, entry in (data.get("motions") or {}).items():
-        facing = str(entry.get("facing", "front"))
-        if facing not in FACINGS:
-            raise UsageError(f"motion {name!r} in {registry}: facing must be one of {FACINGS}, not {facing!r}")
+        facing, fit = str(entry.get("facing", "front")), str(entry.get("fit", "shape"))
+        if facing not in FACINGS or fit not in FITS:
+            raise UsageError(f"motion {name!r} in {registry}: facing must be one of {FACINGS} and fit one of "
+                             f"{FITS}, not {facing!r} / {fit!r}")
         motions[name] = MotionSpec(
             name=name, path=Path(folder) / entry["file"], fps=float(entry.get("fps", 0) or 0), facing=facing,
             categories=tuple(entry.get("categories") or ()), description=str(entry.get("description", "")),
+            fit=fit,
         )
     mapping = {str(k).lower(): str(v) for k, v in (data.get("categories") or {}).items()}
     unknown = sorted({v for v in mapping.values() if v not in motions})

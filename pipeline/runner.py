@@ -17,6 +17,8 @@ from pipeline.motion.driving import DrivingAnalysis, analyse_clip, clip_cache_ke
 from pipeline.motion.model_choice import resolve_motion_model
 from pipeline.motions_library import MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion
 from pipeline.report import DONE, FAILED, SKIPPED, ProductReport, RunReport
+from pipeline.model_options import check_model_files
+from pipeline.sr_choice import check_sr_model
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.stages.fusion import FusionStage
 from pipeline.stages.inpaint import InpaintStage
@@ -51,6 +53,8 @@ def make_plan(catalog: Path, config: PipelineConfig) -> Plan:
     library = load_library(config.motions_dir)
     run_motion = resolve_global_motion(config.motion, library)
     resolve_motion_model(config.motion_model, config.weights_dir)  # a missing model file stops the run here
+    check_sr_model(config)  # likewise for an explicitly named super-resolution network
+    check_model_files(config)  # and for the matting, detector and inpainting models
     items = select_items(read_catalog(catalog), config)
     motions: dict[str, MotionSpec | ProductError] = {}
     for item in items:

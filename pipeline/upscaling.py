@@ -2,15 +2,19 @@
 premultiplied by alpha, so the transparent surroundings never bleed a halo into the object's edge."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # classical resizes never import torch
+    import torch
 
 ALPHA_EPS = 1e-3  # below this alpha a pixel is transparent and its colour meaningless
 Size = tuple[int, int]  # (height, width)
-Upscaler = Callable[[torch.Tensor], torch.Tensor]  # (N, 3, H, W) in [0, 1] -> (N, 3, H*s, W*s); an SRHandle
+Upscaler = Callable[["torch.Tensor"], "torch.Tensor"]  # (N, 3, H, W) in [0, 1] -> (N, 3, H*s, W*s); an SRHandle
 
 
 def premultiply(rgba_u8: np.ndarray) -> np.ndarray:
@@ -42,22 +46,33 @@ def upscale_rgba_lanczos(rgba_u8: np.ndarray, side: int) -> np.ndarray:
     return upscale_rgba_classical(rgba_u8, (side, side))
 
 
-def upscale_rgba_network(frames_u8: list[np.ndarray], size: Size, network: Upscaler, batch: int,
-                         alpha_by_network: bool = False) -> Iterator[np.ndarray]:
-    """RGBA frames of one size to `size`: premultiplied colour through the network (x scale, then area down to
-    `size`, or Lanczos beyond it); alpha by Lanczos from the frame, or through the network as a grey image."""
-    for start in range(0, len(frames_u8), batch):
-        premultiplied = [premultiply(frame) for frame in frames_u8[start:start + batch]]
-        planes = [p[..., :3] for p in premultiplied]
-        if alpha_by_network:
-            planes += [np.repeat(p[..., 3:], 3, axis=2) for p in premultiplied]
-        x_bchw = torch.from_numpy(np.stack(planes).transpose(0, 3, 1, 2).copy())
-        y_bhwc = network(x_bchw).numpy().transpose(0, 2, 3, 1)
-        count = len(premultiplied)
-        for index, frame in enumerate(premultiplied):
-            colour = resize(np.ascontiguousarray(y_bhwc[index]), size)
-            if alpha_by_network:
-                alpha = resize(np.ascontiguousarray(y_bhwc[count + index].mean(axis=2, keepdims=True)), size)
-            else:
-                alpha = resize(np.ascontiguousarray(frame[..., 3:]), size)
-            yield unpremultiply_u8(np.concatenate([colour, alpha], axis=2))
+def bleed_colour(rgba_u8: np.ndarray) -> np.ndarray:
+    """Straight colour (float32 HxWx3) with every transparent pixel given the colour of the nearest visible one, so
+    a filter that reaches past the object's outline finds the object's own colour there, not black."""
+    visible = rgba_u8[..., 3] > 0
+    colour = rgba_u8[..., :3].astype(np.float32) / 255.0
+    if visible.all() or not visible.any():
+        return colour
+    _, nearest = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 3,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    colour_of_label = np.zeros((int(nearest.max()) + 1, 3), np.float32)
+    colour_of_label[nearest[visible]] = colour[visible]
+    return colour_of_label[nearest]
+
+
+def upscale_rgba_network(frames_u8: Iterable[np.ndarray], size: Size, network: Upscaler,
+                         batch: int) -> Iterator[np.ndarray]:
+    """RGBA frames of one size to `size`, read and run `batch` at a time. The network sees the straight colour
+    bled outwards (bleed_colour); alpha is upscaled by Lanczos to the network's output size; the last resize to
+    `size` (area, or Lanczos beyond the network's scale) is done premultiplied. Measured on real mattes
+    (bench/superres_bench.py --alpha-study): premultiplied colour through the network sharpens its darkened rim into
+    a dark fringe (-2.5 dB on the edge), transparent pixels left black leave a black rim where the Lanczos alpha
+    reaches past the network's edge, and alpha run through the network as grey matches the colour less well."""
+    import torch
+
+    frames = iter(frames_u8)
+    while chunk := list(islice(frames, batch)):
+        colour_bchw = torch.from_numpy(np.stack([bleed_colour(frame) for frame in chunk]).transpose(0, 3, 1, 2))
+        for frame, colour_big in zip(chunk, network(colour_bchw).numpy().transpose(0, 2, 3, 1)):
+            alpha_big = np.clip(resize(frame[..., 3:].astype(np.float32) / 255.0, colour_big.shape[:2]), 0, 1)
+            yield unpremultiply_u8(resize(np.concatenate([colour_big * alpha_big, alpha_big], axis=2), size))

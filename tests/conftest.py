@@ -76,3 +76,17 @@ def loopback_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
     finally:
         server.server.shutdown()
         server.server.server_close()
+
+
+@pytest.fixture
+def torch_one_thread() -> Iterator[None]:
+    """Tiny networks run faster on one thread, and far faster than on two when other processes share the CPU
+    (OpenMP threads spin waiting for each other)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

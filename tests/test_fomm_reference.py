@@ -19,6 +19,7 @@ from models.nn.grid import coordinate_grid, warp
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fomm"
 TOLERANCE = 1e-4
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _images(frames_u8: np.ndarray) -> torch.Tensor:

@@ -10,10 +10,10 @@ from pipeline.fusion import composite_frame, feather_ramp
 from pipeline.inpainting import inpaint_plate, make_hole
 from pipeline.matting import estimate_matte
 from pipeline.motion.driving import analyse_clip
-from pipeline.motion.transfer import driving_index, transfer_motion
+from pipeline.motion.transfer import base_rows, driving_index, transfer_motion
 from pipeline.stages.localize import cut_square, square_crop_box
-from pipeline.stages.superres import upscale_rgba_lanczos
 from pipeline.synthetic.articulated import render_motion
+from pipeline.upscaling import upscale_rgba_lanczos
 
 
 def _gradient_backdrop(height: int, width: int) -> np.ndarray:
@@ -71,7 +71,7 @@ def test_inpainting_plain_backdrop_restores_the_gradient() -> None:
     backdrop = _gradient_backdrop(*truth.shape)
     hole = make_hole(truth.astype(np.float32), np.zeros_like(truth), dilate_px=6)
     result = inpaint_plate(photo, hole)
-    assert result.method == "surface+ns" and result.quality == "good"
+    assert result.method == "surface+harmonic" and result.quality == "good"
     error = result.plate_u8[hole].astype(np.float32) - backdrop[hole]
     psnr = 10 * np.log10(255.0 ** 2 / np.mean(error ** 2))
     assert psnr > 38.0
@@ -83,7 +83,7 @@ def test_inpainting_plain_backdrop_restores_the_gradient() -> None:
 def test_inpainting_flags_textured_backdrops_as_low_quality() -> None:
     photo, truth = _product_photo(textured=True)
     result = inpaint_plate(photo, make_hole(truth.astype(np.float32), np.zeros_like(truth), 6))
-    assert result.quality == "low" and result.method == "ns"
+    assert result.quality == "low" and result.method == "exemplar"
 
 
 def test_square_crop_reaches_past_the_photo_edge_with_transparent_padding() -> None:
@@ -104,8 +104,8 @@ def sway_analysis():
 def test_motion_moves_the_object_and_keeps_far_pixels_transparent(sway_analysis) -> None:
     analysis, clip = sway_analysis
     rgba = np.concatenate([clip.frames[0] / 255.0, clip.masks[0][..., None]], axis=2).astype(np.float32)
-    frames, alignment = transfer_motion(rgba, analysis, n_frames=12)
-    assert len(frames) == 12 and frames[0].shape == rgba.shape and alignment.iou > 0.9
+    frames, alignment, reference = transfer_motion(rgba, analysis, n_frames=12)
+    assert len(frames) == 12 and frames[0].shape == rgba.shape and alignment.iou > 0.9 and reference == 0
     premultiplied = lambda f: f[..., :3] * f[..., 3:]  # noqa: E731 (colour under alpha 0 does not matter)
     assert np.abs(premultiplied(frames[0]) - premultiplied(rgba)).mean() < 0.01  # frame 0 is the source pose
     quarter = frames[3]  # the sway's extreme: the top has moved sideways
@@ -144,3 +144,15 @@ def test_fusion_puts_the_object_over_the_plate_and_leaves_the_rest_of_the_photo(
     assert tuple(frame[30, 40]) == (255, 0, 0)  # the object
     assert tuple(frame[22, 32]) == (200, 200, 200) or frame[22, 32, 0] > 150  # the plate inside the crop
     assert np.array_equal(frame[:20], source[:20]) and np.array_equal(frame[:, :30], source[:, :30])
+
+
+def test_a_plinth_under_a_statue_is_found_and_a_plain_column_has_none() -> None:
+    statue = np.zeros((200, 200), bool)
+    statue[40:80, 40:160] = True  # body
+    for x in (50, 80, 120, 150):
+        statue[80:160, x:x + 8] = True  # four legs
+    statue[160:180, 20:180] = True  # plinth
+    assert base_rows(statue) == 160
+    column = np.zeros((200, 200), bool)
+    column[30:180, 80:120] = True
+    assert base_rows(column) is None

@@ -35,6 +35,7 @@ class OcclusionAwareGenerator(nn.Module):
     def __init__(self, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
                  num_down_blocks: int, num_bottleneck_blocks: int, estimate_occlusion_map: bool = False,
                  dense_motion_params: dict | None = None, estimate_jacobian: bool = False):
+        # estimate_jacobian arrives with the config's common_params; only the keypoint detector uses it
         super().__init__()
         if dense_motion_params is None:
             raise ValueError("generator_params.dense_motion_params is required: a generator without dense motion "

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 
 from pipeline.atomic import atomic_path
+from pipeline.manifest import code_version
 from pipeline.matting import backdrop_distance
 
 ANALYSIS_SIDE = 256
-ANALYSIS_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,20 @@ def reassign_by_motion(points0: np.ndarray, positions: np.ndarray, trusted: np.n
     return np.argmin(score, axis=1)
 
 
+def smooth_labels(points0: np.ndarray, labels: np.ndarray, neighbours: int = 12, rounds: int = 2) -> np.ndarray:
+    """Majority vote among each point's nearest first-frame neighbours: regions must be spatially coherent
+    pieces (they are carried onto a differently shaped product), not speckle."""
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(points0).query(points0, k=min(neighbours, len(points0)))
+    n_labels = int(labels.max()) + 1
+    for _ in range(rounds):
+        votes = np.zeros((len(points0), n_labels), np.int32)
+        np.add.at(votes, (np.repeat(np.arange(len(points0)), nearest.shape[1]), labels[nearest].ravel()), 1)
+        labels = np.argmax(votes, axis=1)
+    return labels
+
+
 def close_loop(affines: np.ndarray, closing: np.ndarray) -> np.ndarray:
     """Spread the drift of a looping clip over its frames: `closing` (K,3,3) is where chaining one more step
     (last frame -> first) lands each region; ideally the identity. Frame t gets t/T of the correction."""
@@ -294,7 +308,7 @@ def analyse_clip(frames_u8: list[np.ndarray], facing: str, n_regions: int = 10,
     k = int(point_labels.max()) + 1
     affines = fit_region_affines(points0, point_labels, masks, flows, k, evidence=evidence)
     for _ in range(REASSIGN_ROUNDS):
-        point_labels = reassign_by_motion(points0, positions, trusted, affines)
+        point_labels = smooth_labels(points0, reassign_by_motion(points0, positions, trusted, affines))
         point_labels = np.unique(point_labels, return_inverse=True)[1]  # regions left empty disappear
         k = int(point_labels.max()) + 1
         affines = fit_region_affines(points0, point_labels, masks, flows, k, evidence=evidence)
@@ -311,4 +325,6 @@ def analyse_clip(frames_u8: list[np.ndarray], facing: str, n_regions: int = 10,
 
 
 def clip_cache_key(clip_bytes_hash: str, n_regions: int) -> str:
-    return hashlib.sha256(f"{clip_bytes_hash}:{n_regions}:{ANALYSIS_SIDE}:{ANALYSIS_VERSION}".encode()).hexdigest()[:24]
+    """Cache key of an analysis: the clip's content, the settings and this module's code (edits re-analyse)."""
+    code = code_version((__name__, "pipeline.matting"))
+    return hashlib.sha256(f"{clip_bytes_hash}:{n_regions}:{ANALYSIS_SIDE}:{code}".encode()).hexdigest()[:24]

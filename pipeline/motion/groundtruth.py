@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.motion.baseline import naive_flow_transfer
 from pipeline.motion.driving import analyse_clip
 from pipeline.motion.transfer import transfer_motion
+from pipeline.motions_library import load_library
 from pipeline.synthetic import articulated as A
 
 SIZE = 256
@@ -128,7 +129,7 @@ def run_case(case: Case, n_frames: int = N_FRAMES, size: int = SIZE) -> CaseFram
     source = np.concatenate([truth.frames[0] / 255.0, truth.masks[0][..., None]], axis=2).astype(np.float32)
     driving_frames = list(driving.frames)
     analysis = analyse_clip(driving_frames, A.MOTIONS[case.motion].facing)
-    stage, _ = transfer_motion(source, analysis, n_frames)
+    stage, _, _ = transfer_motion(source, analysis, n_frames, fit=load_library().motions[case.motion].fit)
     baseline = naive_flow_transfer(source, driving_frames, driving.masks[0], n_frames)
     return CaseFrames(truth.frames, composite([source] * n_frames), composite(stage), composite(baseline))
 

@@ -10,7 +10,9 @@ import numpy as np
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import ProductError
 from pipeline.imageio import decode_image, read_png, resize_to_max_side, write_png
-from pipeline.matting import MatteResult, estimate_foreground_colors, estimate_matte
+from pipeline.matting import OPAQUE_ALPHA, estimate_foreground_colors, estimate_matte
+from pipeline.model_options import detector_spec, matting_spec, model_file_key
+from pipeline.object_pick import Detection, choose_detection
 from pipeline.stages.base import ProductJob, Stage
 
 MIN_OBJECT_FRACTION = 0.002  # a matte smaller than this share of the photo means nothing was found
@@ -41,11 +43,16 @@ def cut_square(image: np.ndarray, box: tuple[int, int, int], fill: float = 0.0) 
 class LocalizeStage(Stage):
     name = "localize"
     number = 1
-    code_modules = ("pipeline.stages.localize", "pipeline.matting", "pipeline.imageio")
+    code_modules = ("pipeline.stages.localize", "pipeline.matting", "pipeline.backdrop", "pipeline.segmentation",
+                    "pipeline.object_pick", "pipeline.imageio", "models.rembg_matting", "models.yolo")
 
     def params(self, job: ProductJob) -> dict[str, Any]:
         c = job.config
-        return {"matting": c.matting, "crop_margin": c.crop_margin, "max_side": c.max_side}
+        params = {"matting": c.matting, "detector": c.detector, "crop_margin": c.crop_margin, "max_side": c.max_side}
+        for option, spec in (("matting_file", matting_spec(c.matting)), ("detector_file", detector_spec(c.detector))):
+            if spec is not None:
+                params[option] = model_file_key(spec, c.weights_dir)
+        return params
 
     def input_hashes(self, job: ProductJob) -> dict[str, str]:
         return {"image": job.source_hash}
@@ -54,7 +61,11 @@ class LocalizeStage(Stage):
         decoded = decode_image(job.source_bytes, label=f"image {job.item.image!r}")
         rgb = resize_to_max_side(decoded.rgb_u8, job.config.max_side)
         alpha_in = None if decoded.alpha_u8 is None else resize_to_max_side(decoded.alpha_u8, job.config.max_side)
-        matte = self._matte(rgb, alpha_in, job.config.matting)
+        detections = self._detect(rgb, job.config)
+        target = choose_detection(detections, job.item.category)
+        saliency = self._saliency(rgb, job.config) if alpha_in is None or alpha_in.min() >= OPAQUE_ALPHA else None
+        force = job.config.matting if job.config.matting in ("plain", "grabcut") else None
+        matte = estimate_matte(rgb, alpha_in, refine=True, force=force, saliency=saliency, target=target)
         if matte.alpha.mean() < MIN_OBJECT_FRACTION or (matte.alpha > 0.5).sum() < 64:
             raise ProductError("no object found in the photo (the matte is empty); check the image or pass "
                                "an RGBA image with the product's alpha")
@@ -69,7 +80,9 @@ class LocalizeStage(Stage):
             "source_mode": decoded.source_mode,
             "object_box": [int(xs.min()), int(ys.min()), int(xs.max() + 1), int(ys.max() + 1)],
             "crop_box": list(box),
-            "method": matte.method, "backdrop": matte.backdrop, "notes": matte.notes,
+            "method": matte.method, "backdrop": matte.backdrop, "notes": matte.notes, "picked": matte.picked,
+            "detections": [{"class": d.class_name, "score": round(d.score, 3), "box": list(d.box)}
+                           for d in detections[:10]],
             "object_fraction": round(float(matte.alpha.mean()), 4),
         }
         write_png(out_dir / "source.png", rgb)
@@ -80,8 +93,23 @@ class LocalizeStage(Stage):
         return facts
 
     @staticmethod
-    def _matte(rgb: np.ndarray, alpha_in: np.ndarray | None, method: str) -> MatteResult:
-        return estimate_matte(rgb, alpha_in, refine=True, force=None if method == "auto" else method)
+    def _detect(rgb: np.ndarray, config) -> list[Detection]:
+        spec = detector_spec(config.detector)
+        if spec is None:
+            return []
+        from models.weights import require
+        from models.yolo import load_yolo
+
+        return load_yolo(require(spec, config.weights_dir)["model"])(rgb)
+
+    @staticmethod
+    def _saliency(rgb: np.ndarray, config) -> np.ndarray | None:
+        spec = matting_spec(config.matting)
+        if spec is None:
+            return None
+        from models.rembg_matting import load_rembg_session
+
+        return load_rembg_session(spec, config.weights_dir).predict(rgb)
 
 
 def to_u8(image: np.ndarray) -> np.ndarray:

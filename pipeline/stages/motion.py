@@ -20,8 +20,9 @@ from pipeline.stages.localize import load_localize, to_u8
 
 LOCALIZE_DIR = "01_localize"
 NEURAL_CODE = ("pipeline.motion.neural", "models.keypoints", "models.nn.grid", "models.nn.blocks",
-               "models.nn.antialias", "models.fomm.keypoint_detector", "models.fomm.dense_motion",
-               "models.fomm.generator")
+               "models.nn.antialias", "models.nn.resnet", "models.fomm.keypoint_detector",
+               "models.fomm.dense_motion", "models.fomm.generator", "models.tpsmm.keypoint_detector",
+               "models.tpsmm.tps", "models.tpsmm.dense_motion", "models.tpsmm.inpainting")
 
 
 def frame_count(job: ProductJob, analysis: DrivingAnalysis) -> int:
@@ -47,7 +48,8 @@ class MotionStage(Stage):
         if files is not None:  # batch size and device do not change the frames (beyond float rounding)
             return {"motion_model": c.motion_model, "model_files": files.content_hashes(), "frames": c.frames,
                     "code": code_version(NEURAL_CODE)}
-        return {"motion_model": c.motion_model, "frames": c.frames, "size": c.size, "keypoints": c.keypoints}
+        return {"motion_model": c.motion_model, "frames": c.frames, "size": c.size, "keypoints": c.keypoints,
+                "fit": job.motion.fit}
 
     def input_hashes(self, job: ProductJob) -> dict[str, str]:
         return {"crop.png": sha256_file(job.product_dir / LOCALIZE_DIR / "crop.png"), "driving": job.driving_key}
@@ -62,11 +64,12 @@ class MotionStage(Stage):
         if side != crop.shape[0]:
             crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
         analysis = DrivingAnalysis.load(job.driving_analysis)
-        frames, alignment = transfer_motion(crop, analysis, frame_count(job, analysis))
+        frames, alignment, reference = transfer_motion(crop, analysis, frame_count(job, analysis), fit=job.motion.fit)
         for index, frame in enumerate(frames):
             write_png(out_dir / "frames" / f"{index:04d}.png", to_u8(frame))
         facts = {"model": job.config.motion_model, "motion": job.motion.name, "frames": len(frames),
                  "size": side, "mirrored": alignment.mirrored, "alignment_iou": round(alignment.iou, 3),
+                 "reference_frame": reference,
                  "regions": int(analysis.affines.shape[1])}
         atomic_write_json(out_dir / "motion.json", facts)
         return facts

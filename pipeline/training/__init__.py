@@ -1,0 +1,1 @@
+"""Training motion models on a category's own videos (`animate-products train`)."""
