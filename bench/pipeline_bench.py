@@ -1,6 +1,6 @@
 """Per-stage seconds, products per minute and peak memory for the example catalog, run from scratch.
 
-    python bench/pipeline_bench.py [--catalog examples/catalog.csv] [--workers 1] [--size 512] [--frames N]
+    python bench/pipeline_bench.py [--catalog examples/catalog.csv] [--workers 1] [--size PX] [--frames N]
 
 Prints one row per product and a summary; nothing is timed inside tests.
 """
@@ -32,17 +32,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", type=Path, default=REPO / "examples" / "catalog.csv")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--size", type=int, default=None, help="motion working-size cap (default: crop size)")
     parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--keep", type=Path, help="keep the run's output in this folder (recomputed from scratch)")
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    out = args.keep or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     try:
-        config = PipelineConfig(output=out, workers=args.workers, size=args.size, frames=args.frames).validate()
+        config = PipelineConfig(output=out, workers=args.workers, size=args.size, frames=args.frames,
+                                overwrite=True).validate()
         started = time.perf_counter()
         report = run_plan(make_plan(args.catalog, config), config)
         wall = time.perf_counter() - started
+        report.write()
     finally:
-        shutil.rmtree(out, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(out, ignore_errors=True)
     header = f"{'product':<16}{'status':<9}" + "".join(f"{s:>10}" for s in STAGE_ORDER) + f"{'total':>10}"
     print(header)
     totals = dict.fromkeys(STAGE_ORDER, 0.0)
@@ -56,7 +60,7 @@ def main() -> None:
     print(f"{'mean':<25}" + "".join(f"{totals[s] / max(1, ok):>10.2f}" for s in STAGE_ORDER))
     analysis = sum(report.driving_seconds.values())
     own, children = peak_rss_mib()
-    print(f"\nproducts: {ok}/{len(report.products)} ok, workers {args.workers}, motion size {args.size}, "
+    print(f"\nproducts: {ok}/{len(report.products)} ok, workers {args.workers}, motion size {args.size or 'crop'}, "
           f"frames {args.frames or 'clip length'}")
     print(f"driving-clip analysis (once per clip, cached): {analysis:.2f} s for {len(report.driving_seconds)} clip(s)")
     print(f"wall time {wall:.1f} s -> {ok / wall * 60:.2f} products per minute (including clip analysis)")

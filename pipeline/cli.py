@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", "-n", type=_positive_int, help="frames per animation (default: the clip's "
                         "length; fewer frames sample the clip's whole cycle, more frames loop it)")
     parser.add_argument("--fps", type=float, help="frames per second of the output (default: the clip's, else 24)")
-    parser.add_argument("--size", "-s", type=_positive_int, help="side in pixels of the square the motion stage works"
-                        " at (default 512); frames are brought back to the crop's size afterwards")
+    parser.add_argument("--size", "-s", type=_positive_int, help="cap in pixels on the square the classical motion "
+                        "stage renders at (default: the crop's own size; neural models work at 256); smaller "
+                        "frames are brought back to the crop's size by super-resolution")
     parser.add_argument("--max-side", type=_positive_int, help="photos with a longer side are downscaled first "
                         "(default 2048)")
     parser.add_argument("-f", "--format", help="animation formats besides mp4: comma list of mp4,webp,gif "

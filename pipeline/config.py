@@ -29,7 +29,8 @@ class PipelineConfig:
     device: str = "auto"
     frames: int | None = None  # default: the driving clip's length
     fps: float | None = None  # default: the driving clip's fps, else 24
-    size: int = 512  # side of the square the motion stage works at; stage 4 brings frames back to crop size
+    size: int | None = None  # cap on the side of the square the classical motion stage renders at (default: the
+    # crop's own size, so stage 4 passes frames through); stage 4 brings smaller frames back to the crop's size
     max_side: int = 2048  # larger photos are downscaled to this long side first
     formats: tuple[str, ...] = ("mp4",)
     overwrite: bool = False
@@ -60,7 +61,7 @@ class PipelineConfig:
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
             (self.frames is None or 1 <= self.frames <= 2000, "--frames must be between 1 and 2000"),
             (self.fps is None or 1 <= self.fps <= 120, "--fps must be between 1 and 120"),
-            (32 <= self.size <= 4096, "--size must be between 32 and 4096"),
+            (self.size is None or 32 <= self.size <= 4096, "--size must be between 32 and 4096"),
             (64 <= self.max_side <= 16384, "--max-side must be between 64 and 16384"),
             (bool(self.formats) and all(f in FORMATS for f in self.formats),
              f"--format takes a comma list of {', '.join(FORMATS)}"),

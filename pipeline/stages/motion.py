@@ -29,9 +29,9 @@ def frame_count(job: ProductJob, analysis: DrivingAnalysis) -> int:
     return job.config.frames or analysis.n_frames
 
 
-def working_side(crop_side: int, size: int) -> int:
-    """The motion stage renders at the crop's own size, capped at --size."""
-    return min(crop_side, size)
+def working_side(crop_side: int, size: int | None) -> int:
+    """The classical motion stage renders at the crop's own size (full resolution), capped at --size."""
+    return crop_side if size is None else min(crop_side, size)
 
 
 class MotionStage(Stage):
