@@ -20,7 +20,7 @@ import numpy as np
 from matting_scenes import Scene, all_scenes
 from models.weights import WEIGHTS_DIR, load_registry
 from pipeline.inpainting import CLASSICAL_FILLS, inpaint_plate
-from pipeline.matting import MatteResult, estimate_matte
+from pipeline.matting import estimate_matte
 
 MattingFn = Callable[[np.ndarray], np.ndarray]
 HOLE_DILATE_PX = 10

@@ -57,11 +57,13 @@ def _shrink(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA
 
 
 def _saliency_segmentation(saliency: np.ndarray, lab: np.ndarray, surface: np.ndarray, distance: np.ndarray,
-                           spread: float, detail: np.ndarray, plain: bool) -> Segmentation:
+                           spread: float, detail: np.ndarray, noise_detail: float, plain: bool) -> Segmentation:
+    """A model's saliency map as the segmentation; on plain backdrops the soft shadow still comes from the
+    backdrop model."""
     mask = saliency > 0.5
     if not plain:
         return Segmentation(mask, np.zeros_like(mask), saliency < 0.1, saliency < 0.02)
-    shadowish = shadow_like(lab, surface, detail, float(np.median(detail)))
+    shadowish = shadow_like(lab, surface, detail, noise_detail)
     return Segmentation(mask, shadowish & ~mask & (distance > 2.0 * spread + 0.5), distance < 3.0 * spread + 1.5,
                         saliency < 0.02)
 
@@ -94,7 +96,8 @@ def estimate_matte(rgb_u8: np.ndarray, alpha_u8: np.ndarray | None = None, refin
              f"{PLAIN_RING_TEXTURE} and {PLAIN_RING_DETAIL})"]
     if saliency is not None:
         small_saliency = _shrink(saliency.astype(np.float32), scale) if scale < 1 else saliency
-        segmentation = _saliency_segmentation(small_saliency, lab, surface, distance, spread, detail, plain)
+        segmentation = _saliency_segmentation(small_saliency, lab, surface, distance, spread, detail, ring_detail,
+                                              plain)
         method = "saliency-model"
     elif plain:
         segmentation, method = segment_plain(small, lab, distance, surface, spread, ring, detail), "plain-backdrop"

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.atomic import atomic_write_json
+from pipeline.config import PipelineConfig
 from pipeline.errors import ProductError
 from pipeline.imageio import decode_image, read_png, resize_to_max_side, write_png
 from pipeline.matting import OPAQUE_ALPHA, estimate_foreground_colors, estimate_matte
@@ -93,7 +94,7 @@ class LocalizeStage(Stage):
         return facts
 
     @staticmethod
-    def _detect(rgb: np.ndarray, config) -> list[Detection]:
+    def _detect(rgb: np.ndarray, config: PipelineConfig) -> list[Detection]:
         spec = detector_spec(config.detector)
         if spec is None:
             return []
@@ -103,7 +104,7 @@ class LocalizeStage(Stage):
         return load_yolo(require(spec, config.weights_dir)["model"])(rgb)
 
     @staticmethod
-    def _saliency(rgb: np.ndarray, config) -> np.ndarray | None:
+    def _saliency(rgb: np.ndarray, config: PipelineConfig) -> np.ndarray | None:
         spec = matting_spec(config.matting)
         if spec is None:
             return None
