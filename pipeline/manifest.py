@@ -2,6 +2,7 @@
 A stage folder is complete exactly when its manifest is there (folders are renamed into place whole)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -33,8 +34,10 @@ def sha256_paths(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
 def code_version(modules: tuple[str, ...]) -> str:
-    """Hash of the source of the modules a stage's output depends on: edited code reruns the stage."""
+    """Hash of the source of the modules a stage's output depends on: edited code reruns the stage. Read once
+    per process: the source does not change under a running batch."""
     digest = hashlib.sha256()
     for module in modules:
         spec = importlib.util.find_spec(module)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pipeline.atomic import remove_stale_temps
 from pipeline.catalog import CatalogItem, fetch_image_bytes, read_catalog
 from pipeline.config import PipelineConfig
 from pipeline.errors import ProductError
@@ -97,6 +98,7 @@ def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | Non
     report = ProductReport(item.product_id, item.line, motion=job.motion.name, category=item.category)
     current = "fetch"
     try:
+        remove_stale_temps(job.product_dir)  # what a killed run left half-written
         job.source_bytes = fetch_image_bytes(item)
         job.source_hash = sha256_bytes(job.source_bytes)
         for stage in stages:

@@ -92,11 +92,11 @@ def _consistent(points: np.ndarray, forward: np.ndarray, backward: np.ndarray, m
     return moved, good
 
 
-def track_points(grays: list[np.ndarray], masks: np.ndarray, points0: np.ndarray,
+def track_points(masks: np.ndarray, points0: np.ndarray,
                  flows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Carry points through the clip by chained flow. Returns (T,N,2) positions and (T,N) per-step trust;
     an untrusted step does not stop a point, it only lowers how much clustering relies on it."""
-    count = len(grays)
+    count = len(flows) + 1
     positions = np.zeros((count, len(points0), 2), np.float64)
     trusted = np.ones((count, len(points0)), bool)
     positions[0] = points0
@@ -303,7 +303,7 @@ def analyse_clip(frames_u8: list[np.ndarray], facing: str, n_regions: int = 10,
         raise ValueError("the driving clip's first frame shows too small an object to track")
     flows = [_step_flows(grays, t - 1, t) for t in range(1, len(grays))]
     evidence = DirectEvidence(grays, masks, [_step_flows(grays, 0, t) for t in range(1, len(grays))])
-    positions, trusted = track_points(grays, masks, points0, flows)
+    positions, trusted = track_points(masks, points0, flows)
     point_labels = cluster_regions(positions, trusted, n_regions)
     k = int(point_labels.max()) + 1
     affines = fit_region_affines(points0, point_labels, masks, flows, k, evidence=evidence)

@@ -60,13 +60,9 @@ class CaseFrames:
     baseline: np.ndarray
 
 
-@dataclass(frozen=True)
-class CaseResult:
-    case: str
-    static_l1: float  # mean absolute error in [0,1] units over every pixel, channel and frame
-    stage_l1: float
-    baseline_l1: float
-    seconds: float
+class Ratios:
+    """Stage and baseline L1 as shares of the static image's L1; subclasses provide static_l1, stage_l1 and
+    baseline_l1 (as fields or properties)."""
 
     @property
     def stage_ratio(self) -> float:
@@ -78,7 +74,16 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class CaseResult(Ratios):
+    case: str
+    static_l1: float  # mean absolute error in [0,1] units over every pixel, channel and frame
+    stage_l1: float
+    baseline_l1: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Evaluation(Ratios):
     results: tuple[CaseResult, ...]
 
     # every case has the same pixel count, so the overall mean L1 is the mean over cases
@@ -93,14 +98,6 @@ class Evaluation:
     @property
     def baseline_l1(self) -> float:
         return float(np.mean([r.baseline_l1 for r in self.results]))
-
-    @property
-    def stage_ratio(self) -> float:
-        return self.stage_l1 / self.static_l1
-
-    @property
-    def baseline_ratio(self) -> float:
-        return self.baseline_l1 / self.static_l1
 
 
 def render_case(case: Case, n_frames: int, size: int) -> tuple[A.Clip, A.Clip]:

@@ -133,17 +133,6 @@ def _mirror_options(driving_facing: str, product_facing: str) -> list[bool]:
     return [False, True]
 
 
-def align_to_product(driving_mask0: np.ndarray, product_alpha: np.ndarray, driving_facing: str,
-                     product_facing: str = "auto", fit: str = "shape") -> Alignment:
-    """Place the clip's silhouette over the product's matte where they overlap most (IoU), searching scale and
-    position coarsely and then finely, and mirroring when the product faces the other way. Searching rather
-    than fitting boxes keeps a statue's plinth or a held accessory from stretching the clip's figure."""
-    product_mask = (product_alpha > 0.5).astype(np.float32)
-    mirrors = _mirror_options(driving_facing, product_facing)
-    coarse = _coarse_alignment(driving_mask0, product_mask, mirrors, FITS[fit])
-    return _refined_alignment(driving_mask0, product_mask, coarse, FITS[fit])
-
-
 BASE_MIN_DEPTH = 0.03  # of the crop side: how far the product must reach below the clip's figure to have a base
 BASE_MARGIN = 0.01  # of the crop side: rows this far below the figure's lowest point belong to the base
 BASE_STEP = 2.5  # a plinth is at least this many times wider than what stands on it

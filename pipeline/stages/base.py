@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pipeline.atomic import atomic_dir, atomic_write_json, remove_stale_temps
+from pipeline.atomic import atomic_dir, atomic_write_json
 from pipeline.catalog import CatalogItem
 from pipeline.config import PipelineConfig
 from pipeline.manifest import MANIFEST_NAME, code_version, list_outputs, manifest_matches, read_manifest
@@ -66,7 +66,6 @@ class Stage(ABC):
 
     def run(self, job: ProductJob) -> StageOutcome:
         stage_dir = job.stage_dir(self)
-        remove_stale_temps(job.product_dir)
         key = {"stage": self.name, "code": code_version(self.code_modules), "params": self.params(job),
                "inputs": self.input_hashes(job)}
         manifest = read_manifest(stage_dir)
