@@ -1,4 +1,4 @@
-"""Classical first-order motion transfer: align the driving clip's first-frame shape to the product's matte,
+"""Classical first-order motion transfer: align the best-fitting driving frame's shape to the product's matte,
 move each region of the product by the clip's relative affine motion (FOMM's relative keypoints + Jacobians),
 blend the local affine maps into a dense backward flow with soft region weights, and warp the RGBA crop."""
 from __future__ import annotations
@@ -90,10 +90,10 @@ def _search(product_mask: np.ndarray, driving_mask0: np.ndarray, side: int, mirr
     best: _Candidate | None = None
     for mirrored, (scale_x, scale_y) in itertools.product(mirrors, scales):
         template = _scaled_mask(driving_mask0, scale_x * factor, scale_y * factor, mirrored)
-        iou, left, top = _best_placement(product_small, template)
+        overlap, left, top = _best_placement(product_small, template)
         # prefer the clip's own handedness on a near tie (symmetric products should not be mirrored), and
         # shapes that are not stretched
-        score = iou + (0.01 if not mirrored else 0.0) - stretch_penalty * abs(np.log(scale_x / scale_y))
+        score = overlap + (0.01 if not mirrored else 0.0) - stretch_penalty * abs(np.log(scale_x / scale_y))
         if best is None or score > best.score:
             flip = -1.0 if mirrored else 1.0
             place_x = left / factor + (scale_x * (sx1 - sx0) if mirrored else 0.0)
