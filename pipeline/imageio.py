@@ -17,6 +17,13 @@ MIN_SIDE = 64
 MAX_SIDE = 20_000
 MAX_PIXELS = 60_000_000  # above this a file is treated as a decompression bomb, whatever its byte size
 ALPHA_OPAQUE_U8 = 250  # an alpha channel counts as real only if some pixel is below this
+NEVER_DECODE = {"EPS": "a PostScript (EPS) file"}  # Pillow renders EPS by running Ghostscript on the file
+# the first bytes of files people put in catalogs that are not photos Pillow reads, to name them in the reason
+_FOREIGN = ((b"%PDF-", "a PDF document"), (b"%!PS", "a PostScript (EPS) file"),
+            (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"))
+_RASTER = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+           (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,30 @@ def _split_modes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
+def _foreign_kind(data: bytes) -> str | None:
+    """What a file Pillow cannot identify is, when its first bytes say so: "a PDF document", ..."""
+    kind = next((name for magic, name in _FOREIGN if data.startswith(magic)), None)
+    text = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if kind is None and text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        kind = "an HTML page"
+    if kind is None and text.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype svg")) and b"<svg" in text:
+        kind = "an SVG (vector) image"
+    if kind is None and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        kind = "a HEIC/HEIF photo"
+    return kind
+
+
+def _unreadable_reason(data: bytes, label: str) -> str:
+    """Why Pillow could not identify `data`, naming the format when the first bytes tell it."""
+    kind = _foreign_kind(data)
+    if kind is not None:
+        return f"{label} is {kind}, not an image Pillow can read; export it as PNG or JPEG"
+    raster = next((name for magic, name in _RASTER if data.startswith(magic)), None)
+    if raster is not None:  # a recognised start, then nothing Pillow can use: cut short, or a zero width/height
+        return f"{label} starts like a {raster} file but its header is truncated or corrupt"
+    return f"{label} is not an image Pillow can read (PNG, JPEG, WebP, GIF, TIFF, BMP, AVIF, ...)"
+
+
 def decode_image(data: bytes, label: str = "image") -> DecodedImage:
     """Decode bytes to RGB(+alpha); raise ProductError with a clear reason for anything unusable."""
     if not data:
@@ -63,6 +94,9 @@ def decode_image(data: bytes, label: str = "image") -> DecodedImage:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as opened:
+                if opened.format in NEVER_DECODE:
+                    raise ProductError(f"{label} is {NEVER_DECODE[opened.format]}, which is not decoded for "
+                                       "safety; export it as PNG or JPEG")
                 width, height = opened.size
                 if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                     raise ProductError(f"{label} is absurdly large ({width}x{height}); the limit is "
@@ -75,7 +109,7 @@ def decode_image(data: bytes, label: str = "image") -> DecodedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ProductError(f"{label} looks like a decompression bomb: {exc}") from None
     except UnidentifiedImageError:
-        raise ProductError(f"{label} is not an image Pillow can read") from None
+        raise ProductError(_unreadable_reason(data, label)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ProductError(f"{label} is truncated or corrupt: {exc}") from None
     try:

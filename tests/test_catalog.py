@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import socket
+import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from PIL import Image
 import pipeline.catalog as catalog
 from pipeline.catalog import CatalogItem, fetch_image_bytes, product_id_problem, read_catalog
 from pipeline.errors import CatalogError, ProductError
+from test_batch_bad_rows import CannedServer, redirect
 
 
 def png_bytes(size: tuple[int, int] = (80, 80)) -> bytes:
@@ -95,13 +99,32 @@ def test_row_level_problems_become_item_errors(tmp_path: Path) -> None:
                                    ",b.png,mug\n"
                                    "no-image,,mug\n"
                                    "extra,e.png,mug,surplus\n"
-                                   "trailing-comma,t.png,mug,\n")
+                                   "trailing-comma,t.png,mug,\n"
+                                   "short,s.png\n")
     errors = {i.line: i.error or "" for i in read_catalog(path)}
     assert "unsafe" in errors[2]
     assert "empty" in errors[3] and "product_id" in errors[3]
     assert "image column is empty" in errors[4]
     assert "more fields" in errors[5]
     assert errors[6] == ""  # an empty trailing field (spreadsheet export) is harmless
+    assert errors[7] == "the row has 2 field(s) but the header has 3; no value for category"
+
+
+def test_rows_may_leave_out_trailing_optional_columns(tmp_path: Path) -> None:
+    (item,) = read_catalog(write_catalog(tmp_path, "product_id,image,category,motion,title\nsku,a.png,mug\n"))
+    assert item.error is None and item.motion == "" and item.title == ""
+
+
+@pytest.mark.parametrize("first, second", [("SKU-1", "sku-1"), ("Straße", "STRASSE"), ("Café", "CAFÉ"),
+                                           (unicodedata.normalize("NFC", "한국-1"),  # 2 syllables, or 6 jamo
+                                            unicodedata.normalize("NFD", "한국-1"))])
+def test_ids_naming_the_same_folder_on_macos_or_windows_are_duplicates(tmp_path: Path, first: str,
+                                                                       second: str) -> None:
+    path = write_catalog(tmp_path, f"product_id,image,category\n{first},a.png,mug\n{second},b.png,mug\n")
+    kept, refused = read_catalog(path)
+    assert kept.error is None
+    assert refused.error is not None and "only in case or Unicode form" in refused.error
+    assert repr(first) in refused.error and "line 2" in refused.error
 
 
 def test_header_names_are_case_insensitive(tmp_path: Path) -> None:
@@ -141,7 +164,8 @@ def test_undecodable_catalog_is_a_catalog_error(tmp_path: Path) -> None:
 # ---- product_id_problem ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("product_id", ["sku-1", "SKU_2", "Blue Mug 3", "v1.2", "café-ü", "a" * 128])
+@pytest.mark.parametrize("product_id", ["sku-1", "SKU_2", "Blue Mug 3", "v1.2", "café-ü", "a" * 128, "CONSOLE",
+                                        "com10", "nullable"])
 def test_safe_ids(product_id: str) -> None:
     assert product_id_problem(product_id) is None
 
@@ -166,6 +190,13 @@ def test_safe_ids(product_id: str) -> None:
     ("zero\u200bwidth", "control"),
     ("a" * 129, "longer"),
     ("\u6f22" * 100, "longer"),  # 100 characters but 300 bytes: too long for a file name
+    ("CON", "reserved"),  # Windows device names, in any case, with or without an extension
+    ("nul", "reserved"),
+    ("Aux.txt", "reserved"),
+    ("COM1", "reserved"),
+    ("lpt9.png", "reserved"),
+    ("\uff0e\uff0e\uff0f", "unsafe"),  # fullwidth "../"
+    ("%2e%2e%2f", "unsafe"),
 ])
 def test_unsafe_ids(product_id: str, keyword: str) -> None:
     problem = product_id_problem(product_id)
@@ -192,8 +223,14 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_directory_is_not_an_image_file(tmp_path: Path) -> None:
     (tmp_path / "folder.png").mkdir()
-    with pytest.raises(ProductError, match="not found"):
+    with pytest.raises(ProductError, match="is a folder, not an image file"):
         fetch_image_bytes(item_for("folder.png", tmp_path))
+
+
+def test_fifo_is_refused_without_reading(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would block until a writer came
+    with pytest.raises(ProductError, match="not a regular file"):
+        fetch_image_bytes(item_for("pipe.png", tmp_path))
 
 
 def test_oversize_file(tmp_path: Path, monkeypatch) -> None:
@@ -285,3 +322,48 @@ def test_unreachable_url(loopback_http, tmp_path: Path) -> None:  # the fixture 
         port = probe.getsockname()[1]
     with pytest.raises(ProductError, match="could not be downloaded"):
         fetch_image_bytes(item_for(f"http://127.0.0.1:{port}/a.png", tmp_path))
+
+
+def test_download_limits_from_the_environment(loopback_http, tmp_path: Path, monkeypatch) -> None:
+    url = loopback_http.add("/img.png", png_bytes() + b"\0" * 5000)
+    monkeypatch.setenv(catalog.MAX_BYTES_ENV, "1000")
+    with pytest.raises(ProductError, match="limit 1000"):
+        fetch_image_bytes(item_for(url, tmp_path))
+    monkeypatch.setenv(catalog.MAX_BYTES_ENV, "lots")
+    with pytest.raises(ProductError, match=f"{catalog.MAX_BYTES_ENV}='lots' must be a positive number"):
+        fetch_image_bytes(item_for(url, tmp_path))
+
+
+def test_url_with_spaces_and_non_ascii_is_percent_encoded(loopback_http, tmp_path: Path) -> None:
+    data = png_bytes()
+    loopback_http.add("/img/Blue%20Mug%20gr%C3%BCn.png?v=1%202", data)
+    url = loopback_http.url("/img/Blue Mug grün.png?v=1 2")
+    assert fetch_image_bytes(item_for(url, tmp_path)) == data
+
+
+def test_redirect_to_the_image_is_followed_without_reading_the_redirect_body(loopback_http, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    # the redirect sends no Content-Length, a few bytes of body and then stalls: reading that body to its end
+    # would wait for the read timeout and fail
+    monkeypatch.setenv(catalog.TIMEOUT_ENV, "2")
+    data = png_bytes()
+    target = loopback_http.add("/cdn/img.png", data)
+    stalling = CannedServer(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\n\r\nmoved".encode(), hold=True)
+    try:
+        started = time.monotonic()
+        assert fetch_image_bytes(item_for(stalling.url("/img.png"), tmp_path)) == data
+        assert time.monotonic() - started < 1.5
+    finally:
+        stalling.close()
+
+
+def test_redirect_chain_longer_than_the_limit(tmp_path: Path, loopback_http) -> None:
+    servers = [CannedServer(None)]  # the last hop: never reached
+    for _ in range(catalog.MAX_REDIRECTS + 1):
+        servers.append(CannedServer(redirect(servers[-1].url("/next"))))
+    try:
+        with pytest.raises(ProductError, match=f"more than {catalog.MAX_REDIRECTS} times"):
+            fetch_image_bytes(item_for(servers[-1].url("/first"), tmp_path))
+    finally:
+        for server in servers:
+            server.close()

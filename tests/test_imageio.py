@@ -187,6 +187,37 @@ def test_not_an_image(data: bytes) -> None:
     assert "not an image" in reason_of(data)
 
 
+@pytest.mark.parametrize("data, keyword", [
+    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"/>', "an svg"),
+    (b"\xef\xbb\xbf<svg xmlns='http://www.w3.org/2000/svg'></svg>", "an svg"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n", "a pdf document"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(100), "a heic/heif photo"),
+    (b"<!DOCTYPE html><html><body>404</body></html>", "an html page"),
+])
+def test_formats_pillow_does_not_read_are_named(data: bytes, keyword: str) -> None:
+    reason = reason_of(data)
+    assert keyword in reason and "not an image" in reason and "export it as png or jpeg" in reason
+
+
+def test_eps_is_refused_before_ghostscript_runs(monkeypatch) -> None:
+    import PIL.EpsImagePlugin
+
+    def no_ghostscript(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ghostscript must not run on catalog input")
+
+    monkeypatch.setattr(PIL.EpsImagePlugin, "Ghostscript", no_ghostscript)
+    reason = reason_of(encode(Image.new("RGB", (W, H), (200, 30, 30)), "EPS"))
+    assert "postscript (eps)" in reason and "export it as png or jpeg" in reason
+
+
+@pytest.mark.parametrize("data, fmt", [(png_declaring(0, 0), "png"), (png_declaring(0, 100), "png"),
+                                       (encode(Image.new("RGB", (W, H)))[:12], "png"),
+                                       (encode(Image.new("RGB", (W, H)), "JPEG")[:3], "jpeg"),
+                                       (encode(Image.new("RGB", (W, H)), "GIF")[:8], "gif")])
+def test_a_broken_header_names_the_format(data: bytes, fmt: str) -> None:
+    assert f"starts like a {fmt} file but its header is truncated or corrupt" in reason_of(data)
+
+
 @pytest.mark.parametrize("size", [(10, 10), (MIN_SIDE - 1, 400), (400, MIN_SIDE - 1)])
 def test_too_small(size: tuple[int, int]) -> None:
     reason = reason_of(encode(Image.new("RGB", size, (1, 2, 3))))
