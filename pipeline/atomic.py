@@ -64,6 +64,21 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def link_tree(source: Path, target: Path) -> None:
+    """Fill `target` (an empty folder) with hard links to `source`'s files: a reused result costs no copy and
+    stays valid when the run that made it is deleted. Copies where links are not possible (another disk)."""
+    for path in sorted(source.rglob("*")):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copy2(path, destination)
+
+
 def remove_stale_temps(folder: Path) -> None:
     """Clear temp files/folders a killed run left behind (names start with '.' and hold '.tmp-' or '.old-')."""
     if not folder.is_dir():

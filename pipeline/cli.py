@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, AnimateError, UsageError
+from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, AnimateError, UsageError
 
 EPILOG = """exit codes: 0 every product done or already done; 3 some products failed (see report.json);
 2 bad usage or config; 66 catalog missing or unreadable; 78 a required model file or motion clip is missing.
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sr-batch", type=_positive_int, help="frames per super-resolution pass (default 4)")
     parser.add_argument("--sr-fp32", action="store_true", default=None, help="on CUDA, run super-resolution in "
                         "fp32 instead of fp16 autocast")
+    parser.add_argument("--engine", choices=("local", "ray"), help="local (default: this machine, --workers "
+                        "processes) or ray (CPU stages as Ray tasks, motion and super-resolution as GPU actors; "
+                        "needs the ray extra and an output folder every node can reach)")
+    parser.add_argument("--ray-address", help="Ray cluster to join (auto, or host:port); default: start a local Ray")
     parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
     parser.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed product")
     parser.add_argument("--limit", type=_positive_int, help="process only the first N products")
@@ -89,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
             "detector", "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
-            "sr_batch", "sr_fp32", "overwrite", "fail_fast", "limit", "only",
+            "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
             "dry_run", "motions_dir", "weights_dir")
     return {k: getattr(args, k) for k in keys}
 
@@ -97,22 +101,62 @@ def _settings(args: argparse.Namespace) -> dict:
 def run_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from pipeline.config import PipelineConfig, apply_overrides, load_config_file
-    from pipeline.console import print_plan, print_summary, progress_printer
-    from pipeline.runner import make_plan, run_plan
+    from pipeline.runner import make_plan
 
     config = PipelineConfig()
     if args.config:
         config = apply_overrides(config, load_config_file(args.config))
     config = apply_overrides(config, _settings(args)).validate()
-    plan = make_plan(args.catalog, config)
+    return _run_plan(make_plan(args.catalog, config), config)
+
+
+def _run_plan(plan, config) -> int:
+    """Run under the output folder's lock, write the reports and print the summary; the exit code says whether
+    every product is done. The plan comes first: a run-wide problem leaves nothing behind."""
+    from pipeline.console import print_plan, print_summary, progress_printer
+    from pipeline.run_lock import output_lock
+    from pipeline.runner import run_plan
+
     if config.dry_run:
         print_plan(plan, config)
         return EXIT_OK
-    with progress_printer(len(plan.items)) as progress:
+    with output_lock(config.output), progress_printer(len(plan.items)) as progress:
         report = run_plan(plan, config, progress)
-    report.write()
+        report.write()
     print_summary(report)
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def run_job_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="animate-products run-job", description="Run a nightly job: a dated run folder under the job's "
+        "output_root, unchanged products reused from earlier runs, `latest` pointed at the run when it ends. "
+        "Exit codes as for the main command, and 75 when another run holds the output root's lock.")
+    parser.add_argument("job", type=Path, help="job file (see jobs/nightly.yaml)")
+    parser.add_argument("--engine", choices=("local", "ray"), help="overrides the job's engine")
+    parser.add_argument("--ray-address", help="overrides the job's ray_address")
+    parser.add_argument("--workers", "-w", type=_positive_int, help="overrides the job's workers")
+    parser.add_argument("--overwrite", action="store_true", default=None, help="recompute everything")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="check the job and catalog only")
+    args = parser.parse_args(argv)
+    from models.weights import verify_files
+    from pipeline.jobs import choose_run_folder, fetch_catalog, finish_run, job_config, load_job
+    from pipeline.runner import make_plan
+    from pipeline.run_lock import output_lock
+
+    job = load_job(args.job)
+    overrides = {"engine": args.engine, "ray_address": args.ray_address, "workers": args.workers,
+                 "overwrite": args.overwrite, "dry_run": args.dry_run}
+    with output_lock(job.output_root) as announce:
+        run_dir, resumed = choose_run_folder(job.output_root)
+        config = job_config(job, run_dir, overrides)
+        announce(run_dir)
+        print(f"{'resuming unfinished run' if resumed else 'run'} {run_dir}", file=sys.stderr)
+        verify_files(None, config.weights_dir)  # every model file present must match its pinned sha256 (else 78)
+        status = _run_plan(make_plan(fetch_catalog(job, run_dir), config), config)
+        if not config.dry_run:
+            finish_run(job, run_dir)
+    return status
 
 
 def motions_main(argv: list[str]) -> int:
@@ -128,14 +172,58 @@ def motions_main(argv: list[str]) -> int:
 
 
 def weights_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="animate-products weights", description="Model files in weights/.")
-    parser.add_argument("action", choices=("list",))
-    parser.add_argument("--weights-dir", type=Path, help="folder with the model files (default: weights/)")
-    args = parser.parse_args(argv)
-    from models.weights import WEIGHTS_DIR, load_registry
+    parser = argparse.ArgumentParser(
+        prog="animate-products weights", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Model files in weights/: list them, verify them against the sha256 pinned in the registry, or "
+        "pin the files present (once, after dropping in your files; runs then verify them at start).",
+        epilog="verify prints OK / MISMATCH / MISSING / NO CHECKSUM / BUNDLED per file and exits 78 when a named "
+        "file is missing or any file differs from its pin.\npin writes DIR/registry.yaml (the shipped registry with "
+        "your files' sha256), atomically.\n\nexamples:\n  animate-products weights list\n"
+        "  animate-products weights pin --weights-dir /srv/weights\n"
+        "  animate-products weights verify fomm-mgif realesrgan-x4plus")
+    parser.add_argument("action", choices=("list", "verify", "pin"))
+    parser.add_argument("names", nargs="*", metavar="NAME", help="verify/pin: registry ids (fomm-mgif, ...) or "
+                        "registered file names (fomm/mgif-cpk.pth.tar); default: every model with a file present")
+    parser.add_argument("--weights-dir", type=Path, help="folder with the model files (default: weights/, or "
+                        "$ANIMATE_PRODUCTS_WEIGHTS_DIR)")
+    parser.add_argument("--registry", type=Path, help="verify/pin: the registry file holding the pinned sha256 "
+                        "(default: DIR/registry.yaml; verify falls back to the shipped registry when it is absent)")
+    parser.add_argument("--force", action="store_true", help="pin: re-pin files that differ from their pinned sha256")
+    args = parser.parse_intermixed_args(argv)  # NAMEs before or after the options
+    from models.weights import MISMATCH, NO_CHECKSUM, WEIGHTS_DIR, check_files, load_registry, pin_files, \
+        raise_for_checks
     from pipeline.console import print_weights
 
-    print_weights(load_registry(), args.weights_dir or WEIGHTS_DIR)
+    folder = args.weights_dir or WEIGHTS_DIR
+    if args.action == "list":
+        if args.names or args.registry or args.force:
+            parser.error("list takes no NAME, --registry or --force")
+        print_weights(load_registry(), folder)
+        return EXIT_OK
+    if args.force and args.action != "pin":
+        parser.error("--force is for pin")
+    if args.action == "verify":
+        checks = check_files(args.names, folder, args.registry)
+    else:
+        result = pin_files(args.names, folder, args.registry, force=args.force)
+        checks = result.checks
+    if not checks:
+        print(f"no model files in {Path(folder).resolve()}; nothing to {args.action} (the classical backends "
+              "need none)")
+    for check in checks:
+        detail = f"  expected {check.expected}, actual {check.actual}" if check.status == MISMATCH else ""
+        print(f"{check.status:<12} {check.weight_id} ({check.role})  {check.path}{detail}")
+    counts = {status: sum(c.status == status for c in checks) for status in dict.fromkeys(c.status for c in checks)}
+    if checks:
+        print(f"{len(checks)} file{'s' * (len(checks) != 1)}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    if args.action == "verify":
+        if counts.get(NO_CHECKSUM):
+            print("files with NO CHECKSUM are not checked: pin them with `animate-products weights pin`")
+        raise_for_checks(checks, folder)
+    else:
+        state = "wrote" if result.written else "unchanged:"
+        print(f"{state} {result.registry}" + ("" if result.comments_kept else
+                                              " (rewritten as plain YAML: the registry's comments were not kept)"))
     return EXIT_OK
 
 
@@ -206,7 +294,7 @@ def upscale_main(argv: list[str]) -> int:
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
 
 
-SUBCOMMANDS = {"motions": motions_main, "weights": weights_main, "train": train_main, "upscale": upscale_main}
+SUBCOMMANDS = {"run-job": run_job_main, "motions": motions_main, "weights": weights_main, "train": train_main, "upscale": upscale_main}
 
 
 def main(argv: list[str] | None = None) -> int:

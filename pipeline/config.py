@@ -16,6 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 MATTING_METHODS = ("auto", "plain", "grabcut")  # built in; "rembg:NAME" selects a rembg model file
 INPAINT_METHODS = ("auto", "surface", "exemplar", "ns", "telea", "lama")
 MOTION_MODELS = ("classical",)  # built in; neural models are registry ids or checkpoint paths (motion/model_choice)
+ENGINES = ("local", "ray")
 SR_MODELS = ("auto", "none", "lanczos")  # built in; networks are weights-registry names or checkpoint paths
 
 
@@ -34,6 +35,12 @@ class PipelineConfig:
     max_side: int = 2048  # larger photos are downscaled to this long side first
     formats: tuple[str, ...] = ("mp4",)
     overwrite: bool = False
+    reuse_from: tuple[Path, ...] = ()  # earlier output folders whose finished stages are reused (hard links) when
+    # their manifest matches this run's content key: how a nightly run in a fresh dated folder skips unchanged work
+    cache_dir: Path | None = None  # driving-clip analyses; default <output>/.cache
+    category_motions: dict[str, str] = field(default_factory=dict)  # category -> motion, over the library's map
+    engine: str = "local"
+    ray_address: str | None = None  # None: a local Ray; "auto" or host:port: an existing cluster
     fail_fast: bool = False
     limit: int | None = None
     only: tuple[str, ...] = ()
@@ -53,12 +60,12 @@ class PipelineConfig:
     sr_fp32: bool = False  # CUDA only: no fp16 autocast
     feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
     crf: int = 20
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "PipelineConfig":
         checks = [
             (self.workers >= 1, "--workers must be at least 1"),
             (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.engine in ENGINES, f"--engine must be one of {', '.join(ENGINES)}"),
             (self.frames is None or 1 <= self.frames <= 2000, "--frames must be between 1 and 2000"),
             (self.fps is None or 1 <= self.fps <= 120, "--fps must be between 1 and 120"),
             (self.size is None or 32 <= self.size <= 4096, "--size must be between 32 and 4096"),
@@ -86,9 +93,19 @@ class PipelineConfig:
                 raise UsageError(message)
         return self
 
+    @property
+    def driving_cache(self) -> Path:
+        return (self.cache_dir or self.output / ".cache") / "driving"
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+        def plain(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            if isinstance(value, tuple):
+                return [plain(v) for v in value]
+            return value
+
+        return {k: plain(v) for k, v in asdict(self).items()}
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(PipelineConfig)}
@@ -98,11 +115,16 @@ def _coerce(name: str, value: Any) -> Any:
     kind = str(_FIELD_TYPES[name])
     if value is None:
         return None
-    if "Path" in kind:
+    if "Path" in kind and "tuple" not in kind:
         return Path(value)
     if "tuple" in kind:
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(str(i).strip() for i in items if str(i).strip())
+        texts = tuple(str(i).strip() for i in items if str(i).strip())
+        return tuple(Path(t) for t in texts) if "Path" in kind else texts
+    if kind.startswith("dict"):
+        if not isinstance(value, dict):
+            raise TypeError("expected a mapping")
+        return {str(k): str(v) for k, v in value.items()}
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):
@@ -119,7 +141,7 @@ def apply_overrides(config: PipelineConfig, overrides: dict[str, Any]) -> Pipeli
         name = key.replace("-", "_")
         if name == "format":
             name = "formats"
-        if name not in _FIELD_TYPES or name == "extra":
+        if name not in _FIELD_TYPES:
             raise UsageError(f"unknown setting {key!r}")
         if value is not None:
             try:

@@ -11,12 +11,12 @@ from rich.table import Table
 
 from pipeline.config import PipelineConfig
 from pipeline.motions_library import MotionLibrary, MotionSpec
-from pipeline.report import DONE, FAILED, SKIPPED, RunReport
+from pipeline.report import DONE, FAILED, REUSED, SKIPPED, STATUSES, RunReport
 from pipeline.runner import Plan, ProgressFn
 from pipeline.stages.base import STAGE_ORDER
 
 console = Console(stderr=True)
-FINAL_EVENTS = (DONE, SKIPPED, FAILED)
+FINAL_EVENTS = STATUSES
 
 
 @contextmanager
@@ -61,12 +61,14 @@ def print_plan(plan: Plan, config: PipelineConfig) -> None:
 def print_summary(report: RunReport) -> None:
     counts = report.counts()
     out = Console()
-    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done, {counts[FAILED]} failed[/bold] "
+    reused = f", {counts[REUSED]} reused from an earlier run" if counts[REUSED] else ""
+    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done{reused}, {counts[FAILED]} failed[/bold] "
               f"in {report.seconds:.1f} s")
     for product in report.failed:
         out.print(f"  [red]failed[/red] {product.product_id or '(line ' + str(product.line) + ')'} "
                   f"at {product.error_stage}: {product.error}")
-    out.print(f"results: {report.output.resolve()}  (report.json, report.csv, <product_id>/05_fusion/animation.mp4)")
+    out.print(f"results: {report.output.resolve()}  (report.html, report.json, report.csv, "
+              "<product_id>/05_fusion/animation.mp4)")
 
 
 def _ncnn_wheel_has(name: str) -> bool:

@@ -5,6 +5,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
 EXIT_NO_INPUT = 66  # catalog missing or unreadable (sysexits EX_NOINPUT)
+EXIT_LOCKED = 75  # another run is writing the same output (sysexits EX_TEMPFAIL: try again later)
 EXIT_CONFIG = 78  # a required model file or motion clip is missing (sysexits EX_CONFIG)
 
 
@@ -18,6 +19,10 @@ class UsageError(AnimateError):
 
 class CatalogError(AnimateError):
     exit_code = EXIT_NO_INPUT
+
+
+class RunLockedError(AnimateError):
+    exit_code = EXIT_LOCKED
 
 
 class MissingFileError(AnimateError):

@@ -1,7 +1,7 @@
 """The driving-clip library (`motions/registry.yaml`) and the choice of a motion per product."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -78,6 +78,16 @@ def require_clip_file(spec: MotionSpec) -> MotionSpec:
                                "Regenerate the library with `python motions/make_motions.py` or choose another "
                                "motion (`animate-products motions list`).")
     return spec
+
+
+def with_category_motions(library: MotionLibrary, mapping: dict[str, str]) -> MotionLibrary:
+    """The library with a job's own category -> motion choices laid over its registry's."""
+    unknown = sorted({m for m in mapping.values() if m not in library.motions})
+    if unknown:
+        raise UsageError(f"category motions name unknown motions {', '.join(unknown)}; "
+                         f"choose among {', '.join(library.names())}")
+    merged = {**library.category_to_motion, **{k.lower(): v for k, v in mapping.items()}}
+    return replace(library, category_to_motion=merged)
 
 
 def resolve_global_motion(value: str | None, library: MotionLibrary) -> MotionSpec | None:

@@ -8,20 +8,25 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_bytes, atomic_write_json
+from pipeline.review_page import write_review_page
 from pipeline.stages.base import STAGE_ORDER
 
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+DONE, SKIPPED, REUSED, FAILED = "done", "skipped", "reused", "failed"
+STATUSES = (DONE, REUSED, SKIPPED, FAILED)
 
 
 @dataclass
 class ProductReport:
     product_id: str
     line: int
-    status: str = FAILED  # done: something was computed; skipped: every stage was already done; failed
+    status: str = FAILED  # done: something was computed; skipped: every stage was already done in this folder;
+    # reused: nothing computed, some stages linked in from an earlier run (same content key); failed
     motion: str = ""
     category: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stages_skipped: list[str] = field(default_factory=list)
+    stages_reused: dict[str, str] = field(default_factory=dict)  # stage -> the earlier run folder it came from
+    attempts: int = 1  # more than 1 when a lost worker or an unexpected error was retried
     error: str = ""
     error_stage: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
@@ -29,7 +34,7 @@ class ProductReport:
 
     @property
     def ok(self) -> bool:
-        return self.status in (DONE, SKIPPED)
+        return self.status in (DONE, SKIPPED, REUSED)
 
 
 @dataclass
@@ -45,7 +50,7 @@ class RunReport:
         return [p for p in self.products if not p.ok]
 
     def counts(self) -> dict[str, int]:
-        counts = {DONE: 0, SKIPPED: 0, FAILED: 0}
+        counts = dict.fromkeys(STATUSES, 0)
         for product in self.products:
             counts[product.status] += 1
         return counts
@@ -56,15 +61,16 @@ class RunReport:
                                       "settings": self.settings,
                                       "driving_seconds": self.driving_seconds, "products": [asdict(p) for p in self.products]})
         buffer = io.StringIO()
-        columns = ["product_id", "line", "status", "motion", "category", "error_stage", "error", "mp4"] + \
-                  [f"seconds_{s}" for s in STAGE_ORDER]
+        columns = ["product_id", "line", "status", "motion", "category", "error_stage", "error", "mp4",
+                   "reused_stages"] + [f"seconds_{s}" for s in STAGE_ORDER]
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         for p in self.products:
             row = {"product_id": p.product_id, "line": p.line, "status": p.status, "motion": p.motion,
                    "category": p.category, "error_stage": p.error_stage, "error": p.error,
-                   "mp4": p.outputs.get("mp4", "")}
+                   "mp4": p.outputs.get("mp4", ""), "reused_stages": " ".join(p.stages_reused)}
             row.update({f"seconds_{s}": p.stage_seconds.get(s, "") for s in STAGE_ORDER})
             writer.writerow(row)
         atomic_write_bytes(csv_path, buffer.getvalue().encode())
+        write_review_page(self)  # report.html beside them
         return json_path, csv_path

@@ -16,11 +16,12 @@ from pipeline.errors import ProductError
 from pipeline.manifest import sha256_bytes, sha256_file, sha256_paths
 from pipeline.motion.driving import DrivingAnalysis, analyse_clip, clip_cache_key
 from pipeline.motion.model_choice import resolve_motion_model
-from pipeline.motions_library import MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion
-from pipeline.report import DONE, FAILED, SKIPPED, ProductReport, RunReport
+from pipeline.motions_library import (MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion,
+                                      with_category_motions)
+from pipeline.report import DONE, FAILED, REUSED, SKIPPED, ProductReport, RunReport
 from pipeline.model_options import check_model_files
 from pipeline.sr_choice import check_sr_model
-from pipeline.stages.base import ProductJob, Stage
+from pipeline.stages.base import STAGE_ORDER, ProductJob, Stage
 from pipeline.stages.fusion import FusionStage
 from pipeline.stages.inpaint import InpaintStage
 from pipeline.stages.localize import LocalizeStage
@@ -51,7 +52,7 @@ def select_items(items: list[CatalogItem], config: PipelineConfig) -> list[Catal
 
 def make_plan(catalog: Path, config: PipelineConfig) -> Plan:
     """Read the catalog and pick each product's motion. Raises for run-wide problems (exit 2/66/78)."""
-    library = load_library(config.motions_dir)
+    library = with_category_motions(load_library(config.motions_dir), config.category_motions)
     run_motion = resolve_global_motion(config.motion, library)
     resolve_motion_model(config.motion_model, config.weights_dir)  # a missing model file stops the run here
     check_sr_model(config)  # likewise for an explicitly named super-resolution network
@@ -78,7 +79,7 @@ def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[P
     """Analyse a driving clip once and cache it under the output root, keyed by the clip's content.
     Returns the cache file, its key and the seconds spent analysing (0 on a cache hit)."""
     key = clip_cache_key(_clip_hash(spec.path), config.keypoints)
-    path = config.output / ".cache" / "driving" / f"{key}.npz"
+    path = config.driving_cache / f"{key}.npz"
     started = time.perf_counter()
     if not path.is_file():
         frames, _ = read_clip(spec.path)
@@ -93,38 +94,65 @@ def driving_clip_key(spec: MotionSpec) -> tuple[Path, str, float]:
     return spec.path, f"clip-{_clip_hash(spec.path)}", 0.0
 
 
-def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | None = None) -> ProductReport:
+def start_report(job: ProductJob) -> ProductReport:
     item = job.item
-    report = ProductReport(item.product_id, item.line, motion=job.motion.name, category=item.category)
+    return ProductReport(item.product_id, item.line, motion=job.motion.name, category=item.category)
+
+
+def run_stages(job: ProductJob, stages: list[Stage], report: ProductReport,
+               progress: ProgressFn | None = None) -> ProductReport:
+    """Run `stages` in order for one product, recording each in `report`; a failure stops the product alone.
+    The Ray engine calls this for a product's CPU and GPU stages in different workers, so all state between
+    stages is on disk."""
+    if report.error:
+        return report
     current = "fetch"
     try:
-        remove_stale_temps(job.product_dir)  # what a killed run left half-written
-        job.source_bytes = fetch_image_bytes(item)
-        job.source_hash = sha256_bytes(job.source_bytes)
+        if any(stage.reads_source for stage in stages):
+            remove_stale_temps(job.product_dir)  # what a killed run left half-written
+            job.source_bytes = fetch_image_bytes(job.item)
+            job.source_hash = sha256_bytes(job.source_bytes)
         for stage in stages:
             current = stage.name
             if progress:
-                progress(item.product_id, stage.name)
+                progress(job.item.product_id, stage.name)
             outcome = stage.run(job)
             report.stage_seconds[stage.name] = round(outcome.seconds, 3)
             report.facts[stage.name] = outcome.info
             if outcome.skipped:
                 report.stages_skipped.append(stage.name)
+            if outcome.reused_from is not None:
+                report.stages_reused[stage.name] = str(outcome.reused_from.parent.parent)
     except ProductError as exc:
         report.error, report.error_stage = exc.reason, current
     except Exception as exc:  # one product's bug or bad data must not take the batch down
         report.error = f"{type(exc).__name__}: {exc}"
         report.error_stage = current
         report.facts["traceback"] = traceback.format_exc(limit=8)
-    else:
-        report.status = SKIPPED if len(report.stages_skipped) == len(stages) else DONE
+    return report
+
+
+def finish_report(job: ProductJob, report: ProductReport, progress: ProgressFn | None = None) -> ProductReport:
+    """Status and output paths once every stage has run (or one failed)."""
+    if not report.error:
+        computed = len(STAGE_ORDER) - len(report.stages_skipped) - len(report.stages_reused)
+        report.status = DONE if computed else (REUSED if report.stages_reused else SKIPPED)
         fusion_dir = job.product_dir / "05_fusion"
         outputs = report.facts.get("fusion", {}).get("outputs", {})
         report.outputs = {fmt: str(fusion_dir / name) for fmt, name in outputs.items()}
         report.outputs["poster"] = str(fusion_dir / "poster.jpg")
     if progress:
-        progress(item.product_id, report.status)
+        progress(job.item.product_id, report.status)
     return report
+
+
+def unexpected_failure(report: ProductReport) -> bool:
+    """A crash rather than a reason about the product's data: worth one more attempt on another worker."""
+    return not report.ok and "traceback" in report.facts
+
+
+def run_product(job: ProductJob, stages: list[Stage], progress: ProgressFn | None = None) -> ProductReport:
+    return finish_report(job, run_stages(job, stages, start_report(job), progress), progress)
 
 
 def _worker_run(job: ProductJob, queue) -> ProductReport:
@@ -140,6 +168,8 @@ def _failed(item: CatalogItem, reason: str, stage: str, motion: str = "") -> Pro
 def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = None) -> RunReport:
     started = time.perf_counter()
     config.output.mkdir(parents=True, exist_ok=True)
+    for folder in (config.output, config.driving_cache):  # what a killed run left half-written (products: per job)
+        remove_stale_temps(folder)
     reports: dict[str, ProductReport] = {}
     jobs: list[ProductJob] = []
     analyses: dict[Path, tuple[Path, str, float]] = {}
@@ -173,35 +203,69 @@ def run_plan(plan: Plan, config: PipelineConfig, progress: ProgressFn | None = N
     return RunReport(ordered, config.output, time.perf_counter() - started, config.to_dict(), driving_seconds)
 
 
+MAX_ATTEMPTS = 2  # a product whose worker died, or that crashed unexpectedly, gets one more try
+
+
 def _execute(jobs: list[ProductJob], config: PipelineConfig, progress: ProgressFn | None):
-    if config.workers == 1 or len(jobs) <= 1:
-        stages = build_stages()
-        for job in jobs:
+    if config.engine == "ray":
+        from pipeline.ray_engine import execute_on_ray
+
+        yield from execute_on_ray(jobs, config, progress)
+    elif config.workers == 1 or len(jobs) <= 1:
+        yield from _execute_here(jobs, config, progress)
+    else:
+        yield from _execute_in_processes(jobs, config, progress)
+
+
+def _execute_here(jobs: list[ProductJob], config: PipelineConfig, progress: ProgressFn | None):
+    stages = build_stages()
+    for job in jobs:
+        report = run_product(job, stages, progress)
+        if unexpected_failure(report):
             report = run_product(job, stages, progress)
-            yield report
-            if config.fail_fast and not report.ok:
-                return
-        return
+            report.attempts = 2
+        yield report
+        if config.fail_fast and not report.ok:
+            return
+
+
+def _execute_in_processes(jobs: list[ProductJob], config: PipelineConfig, progress: ProgressFn | None):
+    """Products in spawned worker processes. A worker that dies (killed, out of memory) breaks the pool: the
+    products it held are retried in a fresh pool, up to MAX_ATTEMPTS, then reported failed, never dropped."""
     context = multiprocessing.get_context("spawn")  # fork after OpenCV/torch threads start is not safe
+    attempts = {id(job): 0 for job in jobs}
+    queue_jobs = list(jobs)
     with context.Manager() as manager:
-        queue = manager.Queue()
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
-            pending = {pool.submit(_worker_run, job, queue): job for job in jobs}
-            stop = False
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                while not queue.empty():
-                    if progress:
-                        progress(*queue.get())
-                for future in done:
-                    job = pending.pop(future)
-                    try:
-                        report = future.result()
-                    except Exception as exc:  # a worker died (killed, out of memory)
-                        report = _failed(job.item, f"worker process failed: {exc}", "worker", job.motion.name)
-                    yield report
-                    if config.fail_fast and not report.ok and not stop:
-                        stop = True
-                        for other in pending:
-                            other.cancel()
-                pending = {f: j for f, j in pending.items() if not f.cancelled()}
+        events = manager.Queue()
+        while queue_jobs:
+            retry: list[ProductJob] = []
+            with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+                pending = {pool.submit(_worker_run, job, events): job for job in queue_jobs}
+                for job in queue_jobs:
+                    attempts[id(job)] += 1
+                while pending:
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    while not events.empty():
+                        if progress:
+                            progress(*events.get())
+                    for future in done:
+                        job = pending.pop(future)
+                        tries = attempts[id(job)]
+                        try:
+                            report = future.result()
+                        except Exception as exc:  # the worker died under this product or another one
+                            if tries < MAX_ATTEMPTS:
+                                retry.append(job)
+                                continue
+                            report = _failed(job.item, f"worker process lost {tries} times: {exc}", "worker",
+                                             job.motion.name)
+                        if unexpected_failure(report) and tries < MAX_ATTEMPTS:
+                            retry.append(job)
+                            continue
+                        report.attempts = tries
+                        yield report
+                        if config.fail_fast and not report.ok:
+                            for other in pending:
+                                other.cancel()
+                            return
+            queue_jobs = retry

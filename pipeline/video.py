@@ -30,6 +30,10 @@ def encode_mp4(frames_rgb_u8: Sequence[np.ndarray], path: Path, fps: int, crf: i
             stream.width, stream.height = width_even, height_even
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(crf), "profile": "main", "preset": "medium"}
+            # x264's bitstream depends on its thread count, which it would take from the machine: a fixed count
+            # makes equal frames give equal files on any machine, worker or engine
+            stream.codec_context.thread_type = "FRAME"
+            stream.codec_context.thread_count = 4
             for frame_rgb in frames_rgb_u8:
                 frame = av.VideoFrame.from_ndarray(
                     np.ascontiguousarray(frame_rgb[:height_even, :width_even, :3]), format="rgb24"

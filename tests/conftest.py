@@ -90,3 +90,46 @@ def torch_one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+FAST_SETTINGS = ["--size", "64", "--frames", "4", "--max-side", "200"]  # a product in about a second
+
+
+def product_photo(colour: tuple[int, int, int], seed: int) -> bytes:
+    """160x160 PNG: a saturated, lightly textured rounded shape on a plain light-grey backdrop."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    image = np.full((160, 160, 3), 225, np.uint8)
+    mask = np.zeros((160, 160), np.uint8)
+    cv2.ellipse(mask, (80, 86), (44, 60), 0, 0, 360, 1, -1)
+    texture = rng.integers(-25, 26, (160, 160, 1))
+    body = np.clip(np.array(colour)[None, None, :] + texture, 0, 255)
+    image[mask > 0] = body[mask > 0]
+    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def write_catalog(folder, count: int, category: str = "mug"):
+    """A catalog of `count` distinct small product photos in `folder`; returns the CSV's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["product_id,image,category"]
+    for index in range(count):
+        colour = ((50 + 67 * index) % 200, (160 + 41 * index) % 200, (90 + 29 * index) % 200)
+        (folder / f"p{index:03d}.png").write_bytes(product_photo(colour, index))
+        rows.append(f"p{index:03d},p{index:03d}.png,{category}")
+    path = folder / "catalog.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session (starting one costs about 5 s)."""
+    import ray
+
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

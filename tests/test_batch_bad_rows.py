@@ -12,28 +12,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from PIL import Image
 
 from pipeline.catalog import DEADLINE_ENV, MAX_BYTES_ENV, TIMEOUT_ENV, product_id_problem
+from conftest import FAST_SETTINGS as FAST, product_photo
 from pipeline.cli import main
-
-FAST = ["--size", "64", "--frames", "4", "--max-side", "200"]
-
-
-def product_photo(colour: tuple[int, int, int], seed: int) -> bytes:
-    """160x160 PNG: a saturated, lightly textured rounded shape on a plain light-grey backdrop."""
-    rng = np.random.default_rng(seed)
-    image = np.full((160, 160, 3), 225, np.uint8)
-    mask = np.zeros((160, 160), np.uint8)
-    cv2.ellipse(mask, (80, 86), (44, 60), 0, 0, 360, 1, -1)
-    texture = rng.integers(-25, 26, (160, 160, 1))
-    body = np.clip(np.array(colour)[None, None, :] + texture, 0, 255)
-    image[mask > 0] = body[mask > 0]
-    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
-
 
 def reencode(png_bytes: bytes, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()

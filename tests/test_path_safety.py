@@ -17,7 +17,8 @@ from pipeline.motions_library import MotionSpec
 from pipeline.runner import run_product
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.video import read_clip
-from test_batch_bad_rows import FAST, product_photo, run_cli, write_csv
+from conftest import FAST_SETTINGS as FAST, product_photo
+from test_batch_bad_rows import run_cli, write_csv
 
 MOTIONS = Path(__file__).resolve().parent.parent / "motions"
 

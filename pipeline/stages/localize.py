@@ -44,6 +44,7 @@ def cut_square(image: np.ndarray, box: tuple[int, int, int], fill: float = 0.0) 
 class LocalizeStage(Stage):
     name = "localize"
     number = 1
+    reads_source = True
     code_modules = ("pipeline.stages.localize", "pipeline.matting", "pipeline.backdrop", "pipeline.segmentation",
                     "pipeline.object_pick", "pipeline.imageio", "models.rembg_matting", "models.yolo")
 

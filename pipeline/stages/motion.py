@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from pipeline.atomic import atomic_write_json
 from pipeline.imageio import write_png
