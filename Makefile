@@ -45,6 +45,7 @@ test: install-dev browser
 bench: install-dev
 	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/motion_groundtruth.py
+	$(BIN)/python bench/throughput_bench.py --products 50 --workers 1,2
 	# FOMM_REFERENCE=/path/to/first-order-model adds the reference implementation's speed and frames to compare
 	$(BIN)/python bench/motion_neural_bench.py $(if $(FOMM_REFERENCE),--reference $(FOMM_REFERENCE))
 
