@@ -66,12 +66,17 @@ def local_detail(lab: np.ndarray) -> np.ndarray:
     return np.sqrt(cv2.GaussianBlur(high * high, (0, 0), 2.0))
 
 
-def shadow_like(lab: np.ndarray, surface_lab: np.ndarray, detail: np.ndarray, noise_detail: float) -> np.ndarray:
-    """Pixels a soft shadow could explain: darker than the backdrop with about its hue, and as smooth as it."""
+def shadow_colour(lab: np.ndarray, surface_lab: np.ndarray) -> np.ndarray:
+    """Pixels whose colour alone a soft shadow could explain: darker than the backdrop with about its hue."""
     darker = surface_lab[..., 0] - lab[..., 0]
     chroma_shift = np.linalg.norm(lab[..., 1:] - surface_lab[..., 1:], axis=2)
     ratio = lab[..., 0] / np.maximum(surface_lab[..., 0], 1.0)
-    return (darker > 1.0) & (ratio > 0.4) & (chroma_shift < 3.0 + 0.2 * darker) & (detail < 2.0 * noise_detail + 0.3)
+    return (darker > 1.0) & (ratio > 0.4) & (chroma_shift < 3.0 + 0.2 * darker)
+
+
+def shadow_like(lab: np.ndarray, surface_lab: np.ndarray, detail: np.ndarray, noise_detail: float) -> np.ndarray:
+    """Pixels a soft shadow could explain: darker than the backdrop with about its hue, and as smooth as it."""
+    return shadow_colour(lab, surface_lab) & (detail < 2.0 * noise_detail + 0.3)
 
 
 def trusted_border(lab: np.ndarray, ring_px: int, segments: int = 48) -> np.ndarray:

@@ -4,6 +4,8 @@ pipeline/segmentation.py), or takes a saliency map from a model (rembg) instead;
 the blobs (pipeline/object_pick.py) and its edges refined by closed-form matting. Works on arrays; no file access."""
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 
 import cv2
@@ -17,7 +19,8 @@ from pipeline.segmentation import Segmentation, fill_enclosed, segment_plain, se
 __all__ = ["MatteResult", "backdrop_distance", "estimate_foreground_colors", "estimate_matte", "fit_color_surface",
            "refine_alpha"]
 
-PROCESS_SIDE = 640  # matting runs at this long side; the matte is resized back
+PROCESS_SIDE = 640  # segmentation runs at this long side (its thresholds are tuned to it)
+REFINE_SIDE = 1600  # the outline is refined again at up to this long side (the full photo when smaller)
 PLAIN_RING_TEXTURE = 6.0  # Lab residual spread in the border ring below which the backdrop counts as plain
 PLAIN_RING_DETAIL = 0.6  # ... and fine-texture energy (brick, wood grain), L units; JPEG'd studio shots give ~0.2
 OPAQUE_ALPHA = 250  # an alpha channel whose every value is at least this carries no cut-out
@@ -47,8 +50,39 @@ def refine_alpha(rgb_u8: np.ndarray, mask: np.ndarray, band_px: int, sure_backdr
     if sure_fg.sum() < 16:
         return mask.astype(np.float32)
     trimap = np.where(sure_fg, 1.0, np.where(maybe, 0.5, 0.0))
-    alpha = estimate_alpha_cf(rgb_u8.astype(np.float64) / 255.0, trimap)
+    # pymatting prints a "performance warning" when its incomplete Cholesky needs a diagonal shift (large flat
+    # areas); the solve still converges, so keep batch logs clean
+    with contextlib.redirect_stdout(io.StringIO()):
+        alpha = estimate_alpha_cf(rgb_u8.astype(np.float64) / 255.0, trimap)
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def _refine_large(rgb_u8: np.ndarray, alpha_small: np.ndarray, sure_backdrop_small: np.ndarray,
+                  band_full: float) -> np.ndarray:
+    """The matte found at PROCESS_SIDE, refined again by closed-form matting at up to REFINE_SIDE (a band around
+    its outline, on a crop around the object): the outline lands on the photo's own edges, not on an upsampled
+    approximation of them. Returns alpha at the photo's size."""
+    height, width = rgb_u8.shape[:2]
+    fine = min(1.0, REFINE_SIDE / max(height, width))
+    size = (round(width * fine), round(height * fine))
+    image = cv2.resize(rgb_u8, size, interpolation=cv2.INTER_AREA) if fine < 1 else rgb_u8
+    coarse = cv2.resize(alpha_small, size, interpolation=cv2.INTER_LINEAR)
+    mask = coarse > 0.5
+    sure_backdrop = cv2.resize(sure_backdrop_small.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    band = max(2, round(band_full * fine))
+    ys, xs = np.nonzero(coarse > 0.02)
+    if not len(ys):
+        return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR) if fine < 1 else coarse
+    margin = 2 * band + 4
+    y0, y1 = max(0, ys.min() - margin), min(size[1], ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(size[0], xs.max() + margin + 1)
+    refined = coarse.copy()
+    crop = refine_alpha(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], band, sure_backdrop[y0:y1, x0:x1])
+    near = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * band + 3,) * 2, np.uint8)).astype(bool)
+    refined[y0:y1, x0:x1] = np.where(near, crop, 0.0)
+    if fine < 1:
+        refined = cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(refined, 0.0, 1.0).astype(np.float32)
 
 
 def _shrink(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
@@ -116,7 +150,8 @@ def estimate_matte(rgb_u8: np.ndarray, alpha_u8: np.ndarray | None = None, refin
     alpha_small = np.where(near, alpha_small, 0.0).astype(np.float32)
     shadow = segmentation.shadow & ~near
     if scale < 1:
-        alpha = cv2.resize(alpha_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        alpha = _refine_large(rgb_u8, alpha_small, segmentation.sure_backdrop, band / scale) if refine and \
+            foreground.any() else cv2.resize(alpha_small, (width, height), interpolation=cv2.INTER_LINEAR)
         shadow = cv2.resize(shadow.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     else:
         alpha = alpha_small

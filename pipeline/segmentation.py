@@ -12,9 +12,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.backdrop import shadow_like
+from pipeline.backdrop import shadow_colour, shadow_like
 
+SHADOW_REACH_PX = 6  # how far past a shadow's smooth body its colour alone marks the shadow
 HIST_BINS = 16  # per Lab channel, for the border's colour distribution on textured backdrops
+TEXTURE_SAMPLES = 12000  # pixels per class the textured path's classifier learns from
+TEXTURE_TREES = 30
+SURE_BACKDROP_P = 0.05  # classifier P(object) below which the second cut may not take a pixel
+WHITEN_FLOOR = 9.0  # Lab units²: colour spread below this is treated as noise when whitening by the border
 
 
 @dataclass(frozen=True)
@@ -40,16 +45,30 @@ def segment_plain(rgb_u8: np.ndarray, lab: np.ndarray, distance: np.ndarray, sur
     """The object and its shadow on a plain backdrop (`detail`: backdrop.local_detail of `lab`)."""
     noise_detail = float(np.median(detail[ring]))
     shadowish = shadow_like(lab, surface, detail, noise_detail)
-    strong = distance > max(8.0, 5.0 * spread)
+    # strong contrast: far from the backdrop, and at least half as far as the object nearby (a soft edge pixel a
+    # fifth object is already far from the backdrop beside a dark product; this keeps the seeds inside its outline)
+    local_peak = cv2.dilate(distance, np.ones((5, 5), np.uint8))
+    strong = (distance > max(8.0, 5.0 * spread)) & (distance > 0.5 * local_peak)
     textured = (detail > 3.0 * noise_detail + 0.6) & (distance > 3.0 * spread + 1.0)
     # the detail measure spreads a few pixels past an edge; pull its seeds back inside
     textured = cv2.erode(textured.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    seeds = _open((strong | textured) & ~shadowish)
     calm_distance = cv2.GaussianBlur(distance, (0, 0), 1.2)  # sensor and JPEG noise would leave gaps in the marker
     backdrop = (ring & (distance < 3.0 * spread + 1.0)) | _open(
         (calm_distance < 2.5 * spread + 1.0) & (detail < 2.0 * noise_detail + 0.3))
+    # the shadow's smooth body on the open backdrop (not the shadow-coloured inside of a white product, which its
+    # outline encloses), and around it the pixels whose colour a shadow explains: beside a foot the detail measure
+    # is raised by the foot's own edge, so there the colour alone decides and such pixels are no seeds
+    shadow_body = _open(shadowish, 5)
+    shadow_body = _touching(shadow_body, backdrop)
+    shadow_zone = _dilate(shadow_body, SHADOW_REACH_PX) & shadow_colour(lab, surface)
+    seeds = _open((strong | textured) & ~shadowish)
+    seeds &= ~shadow_zone
+    # the backdrop seen through a narrow gap (between a tail and a leg) is not calm (both edges are near) but its
+    # colour matches the backdrop closely
+    close = cv2.GaussianBlur(distance, (0, 0), 0.7) < 2.0 * spread + 1.0
+    backdrop |= _open(close & ~_dilate(seeds, 2))
     # the shadow's body is backdrop too: without this marker the object's flood can leak into it at the feet
-    backdrop |= _open(shadowish, 5) & ~_dilate(seeds, 1)
+    backdrop |= shadow_body & ~_dilate(seeds, 1)
     backdrop &= ~_dilate(seeds, 2)
     markers = np.zeros(distance.shape, np.int32)
     markers[backdrop] = 1
@@ -63,6 +82,13 @@ def segment_plain(rgb_u8: np.ndarray, lab: np.ndarray, distance: np.ndarray, sur
     obj = markers == 2
     shadow = _open(shadowish & ~obj & (distance > 2.0 * spread + 0.5), 5)
     return Segmentation(obj, shadow, backdrop_like, sure_backdrop)
+
+
+def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The blobs of `mask` that touch (or overlap) `other`."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    hit = np.unique(labels[_dilate(other, 1) & mask])
+    return np.isin(labels, hit[hit > 0])
 
 
 def _colour_bins(lab: np.ndarray) -> np.ndarray:
@@ -82,9 +108,70 @@ def unlikely_under_border(lab: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return cv2.blur(np.maximum(surprise, 0), (9, 9))
 
 
+def texture_features(lab: np.ndarray) -> np.ndarray:
+    """Per-pixel colour and texture descriptors (HxWx14 float32): the colour, its local means at two scales, the
+    lightness's local spread at both, the fine-detail energy, and the structure tensor's strength and coherence
+    (grass blades are oriented, gravel is not, fur is finer than either)."""
+    lightness = lab[..., 0]
+    channels = list(cv2.split(cv2.GaussianBlur(lab, (0, 0), 1.0)))
+    for sigma in (3.0, 8.0):
+        channels += list(cv2.split(cv2.GaussianBlur(lab, (0, 0), sigma)))
+        variance = cv2.GaussianBlur(lightness * lightness, (0, 0), sigma) - cv2.GaussianBlur(lightness, (0, 0),
+                                                                                            sigma) ** 2
+        channels.append(np.sqrt(np.maximum(variance, 0.0)))
+    high = lightness - cv2.GaussianBlur(lightness, (0, 0), 1.5)
+    channels.append(np.sqrt(cv2.GaussianBlur(high * high, (0, 0), 2.0)))
+    gx, gy = cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
+    jxx, jyy, jxy = (cv2.GaussianBlur(v, (0, 0), 3.0) for v in (gx * gx, gy * gy, gx * gy))
+    strength = jxx + jyy + 1e-3
+    channels += [np.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy) / strength, np.log(strength)]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def object_probability(features: np.ndarray, object_px: list[np.ndarray], backdrop_px: np.ndarray,
+                       samples: int = TEXTURE_SAMPLES) -> np.ndarray:
+    """P(object) per pixel from a random forest (cv2.ml) trained on colour+texture descriptors of pixels known to
+    be object and known to be backdrop: a per-pixel unary that tells a fur-coloured grass blade from fur by its
+    neighbourhood, which a colour model cannot."""
+    rng = np.random.default_rng(0)
+
+    def sample(mask: np.ndarray, count: int) -> np.ndarray:
+        ys, xs = np.nonzero(mask)
+        chosen = rng.choice(len(ys), min(len(ys), count), replace=False)
+        return features[ys[chosen], xs[chosen]]
+
+    backdrop = sample(backdrop_px, samples)
+    obj = np.concatenate([sample(mask, samples // len(object_px)) for mask in object_px])
+    data = np.concatenate([backdrop, obj])
+    responses = np.concatenate([np.zeros(len(backdrop)), np.ones(len(obj))]).astype(np.int32)
+    forest = cv2.ml.RTrees_create()
+    forest.setMaxDepth(12)
+    forest.setMinSampleCount(5)
+    forest.setTermCriteria((cv2.TERM_CRITERIA_MAX_ITER, TEXTURE_TREES, 0))
+    cv2.setRNGSeed(0)
+    forest.train(data, cv2.ml.ROW_SAMPLE, responses)
+    votes = forest.getVotes(features.reshape(-1, features.shape[-1]), 0)  # first row: the class labels
+    column = int(np.nonzero(votes[0] == 1)[0][0])
+    return (votes[1:, column] / np.maximum(votes[1:].sum(axis=1), 1)).reshape(features.shape[:2]).astype(np.float32)
+
+
+def whitened_colours(lab: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """The photo in colour coordinates whitened by the border's colour spread (regularised), as 8-bit: a textured
+    backdrop varies mostly in lightness, so lightness counts less and the hue, which tells it from the object,
+    more. GrabCut's colour models and its edge term work on this."""
+    values = lab[ring].reshape(-1, 3).astype(np.float64)
+    covariance = np.cov(values.T) + np.eye(3) * WHITEN_FLOOR
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    transform = eigenvectors @ np.diag(1.0 / np.sqrt(eigenvalues)) @ eigenvectors.T
+    white = (lab.reshape(-1, 3) - values.mean(axis=0)) @ transform.T
+    return np.clip(white.reshape(lab.shape) * 20.0 + 128.0, 0, 255).astype(np.uint8)
+
+
 def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> Segmentation:
-    """The object on a textured backdrop: GrabCut seeded by colours the border does not have (`ring`: the border
-    pixels known to show the backdrop)."""
+    """The object on a textured backdrop (`ring`: the border pixels known to show the backdrop). GrabCut seeded by
+    colours the border does not have gives a first mask; a colour+texture classifier trained on the seeds and that
+    mask's inside against what lies clearly outside it then tells object from backdrop per pixel, and a second GrabCut, on
+    backdrop-whitened colours and held by that classifier's confident pixels, cuts the outline."""
     surprise = unlikely_under_border(lab, ring)
     ring_level = float(np.quantile(surprise[ring], 0.95))
     seeds = _open(surprise > max(2.0, 2.0 * ring_level), 5)
@@ -92,7 +179,6 @@ def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> S
     if not seeds.any():
         return Segmentation(seeds, no_shadow, ~seeds, no_shadow)
     ys, xs = np.nonzero(_largest_with_neighbours(seeds))
-    height, width = seeds.shape
     pad = round(0.06 * max(np.ptp(ys), np.ptp(xs)))
     box = np.zeros_like(seeds)
     box[max(0, ys.min() - pad): ys.max() + pad + 1, max(0, xs.min() - pad): xs.max() + pad + 1] = True
@@ -101,10 +187,31 @@ def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> S
     sure_fg = cv2.erode(seeds.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     labels[sure_fg] = cv2.GC_FGD
     labels[ring & (surprise <= ring_level) & ~box] = cv2.GC_BGD
+    bgr = np.ascontiguousarray(rgb_u8[..., ::-1])
     cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(rgb_u8[..., ::-1]), labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 5,
+    cv2.grabCut(bgr, labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 5, cv2.GC_INIT_WITH_MASK)
+    first = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    clear_backdrop = ~_dilate(first, 6)
+    if sure_fg.sum() < 50 or clear_backdrop.sum() < 50:
+        return Segmentation(first, no_shadow, surprise <= ring_level, no_shadow)
+    # the object's samples: the first mask's inside, not only the seeds (parts of the object whose colours the
+    # backdrop has too, a black collar on gravel); backdrop the first mask took in is a minority of them and
+    # still scores low, since the far more numerous backdrop samples look the same
+    inside = cv2.erode(first.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    probability = object_probability(texture_features(lab), [sure_fg, inside | sure_fg], clear_backdrop)
+    region = box | _dilate(first, 10)  # the seeds' box, and around what the first cut found beyond it
+    labels = np.where(region, np.where(probability >= 0.5, cv2.GC_PR_FGD, cv2.GC_PR_BGD), cv2.GC_BGD)
+    labels = labels.astype(np.uint8)
+    labels[probability < SURE_BACKDROP_P] = cv2.GC_BGD
+    labels[cv2.erode((probability > 0.95).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & region] = \
+        cv2.GC_FGD
+    if not (labels == cv2.GC_FGD).any():
+        return Segmentation(first, no_shadow, surprise <= ring_level, no_shadow)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(whitened_colours(lab, ring), labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 3,
                 cv2.GC_INIT_WITH_MASK)
-    return Segmentation(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), no_shadow, surprise <= ring_level, no_shadow)
+    mask = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    return Segmentation(mask, no_shadow, (surprise <= ring_level) | (probability < 0.5), no_shadow)
 
 
 def _largest_with_neighbours(mask: np.ndarray) -> np.ndarray:
