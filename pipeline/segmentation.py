@@ -19,6 +19,12 @@ HIST_BINS = 16  # per Lab channel, for the border's colour distribution on textu
 TEXTURE_SAMPLES = 12000  # pixels per class the textured path's classifier learns from
 TEXTURE_TREES = 30
 SURE_BACKDROP_P = 0.05  # classifier P(object) below which the second cut may not take a pixel
+GAP_REACH_PX = 8  # narrow gaps: the object on both sides within this (at the 640 px working size)
+GAP_LEVEL = 3.0  # log-likelihood margin by which the backdrop's colours must explain a gap pixel
+GAP_UNLIKE = 15.0  # Lab units a gap's colours must lie from the object's colours beside it (median over the blob)
+GAP_COMPONENTS = 5  # per colour mixture (object, backdrop)
+GAP_SAMPLES = 6000  # pixels each mixture learns from
+GAP_COV_FLOOR = 1.0  # Lab units² added to every mixture component's covariance
 WHITEN_FLOOR = 9.0  # Lab units²: colour spread below this is treated as noise when whitening by the border
 
 
@@ -171,7 +177,8 @@ def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> S
     """The object on a textured backdrop (`ring`: the border pixels known to show the backdrop). GrabCut seeded by
     colours the border does not have gives a first mask; a colour+texture classifier trained on the seeds and that
     mask's inside against what lies clearly outside it then tells object from backdrop per pixel, and a second GrabCut, on
-    backdrop-whitened colours and held by that classifier's confident pixels, cuts the outline."""
+    backdrop-whitened colours and held by that classifier's confident pixels, cuts the outline; the narrow gaps its
+    smoothness closed are reopened (`backdrop_gaps`) and kept from the matting."""
     surprise = unlikely_under_border(lab, ring)
     ring_level = float(np.quantile(surprise[ring], 0.95))
     seeds = _open(surprise > max(2.0, 2.0 * ring_level), 5)
@@ -211,7 +218,93 @@ def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> S
     cv2.grabCut(whitened_colours(lab, ring), labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 3,
                 cv2.GC_INIT_WITH_MASK)
     mask = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    return Segmentation(mask, no_shadow, (surprise <= ring_level) | (probability < 0.5), no_shadow)
+    # GrabCut's smoothness closes narrow gaps between two parts of the object (a tail and a leg): reopen them, and
+    # keep the matting out of them
+    gaps = backdrop_gaps(lab, mask)
+    sure_backdrop = cv2.erode(gaps.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return Segmentation(mask & ~gaps, no_shadow, (surprise <= ring_level) | (probability < 0.5) | gaps,
+                        sure_backdrop)
+
+
+def _gaussian_mixture(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A full-covariance Gaussian mixture (cv2.ml.EM) of the samples: weights, means, covariances."""
+    rng = np.random.default_rng(0)
+    chosen = samples[rng.choice(len(samples), min(len(samples), GAP_SAMPLES), replace=False)]
+    em = cv2.ml.EM_create()
+    em.setClustersNumber(GAP_COMPONENTS)
+    em.setCovarianceMatrixType(cv2.ml.EM_COV_MAT_GENERIC)
+    em.setTermCriteria((cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 30, 1e-3))
+    cv2.setRNGSeed(0)
+    em.trainEM(chosen.astype(np.float32))
+    return em.getWeights().ravel(), em.getMeans(), np.asarray(em.getCovs())
+
+
+def _log_likelihood(model: tuple[np.ndarray, np.ndarray, np.ndarray], values: np.ndarray) -> np.ndarray:
+    weights, means, covs = model
+    terms = []
+    for weight, mean, cov in zip(weights, means, covs):
+        cov = cov + np.eye(cov.shape[0]) * GAP_COV_FLOOR  # sensor noise: no component narrower than this
+        offset = values - mean
+        terms.append(np.log(weight + 1e-12) - 0.5 * np.einsum("ni,ij,nj->n", offset, np.linalg.inv(cov), offset)
+                     - 0.5 * np.log(np.linalg.det(cov)))
+    return np.logaddexp.reduce(np.stack(terms), axis=0)
+
+
+def backdrop_gaps(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The backdrop seen through narrow gaps of `mask` (between a tail and a leg, between two legs) that a cut
+    with a smoothness term closed. A pixel is such a gap when
+    - its colour is likelier under a colour mixture of the backdrop around the object than under one of the
+      object's inside (eroded by GAP_REACH_PX, so the closed gaps themselves are not learned as object), by
+      GAP_LEVEL in log-likelihood;
+    - it connects to the outside through pixels the backdrop's model explains at least as well (an enclosed
+      backdrop-coloured print on a product is never opened);
+    - the object lies on both sides of it within GAP_REACH_PX (a closing of the rest covers it: a narrow concavity,
+      not the edge of a convex part such as a dark rim);
+    - its blob's colours are, by the median, at least GAP_UNLIKE Lab units from every object pixel within reach
+      (a grey part of the object beside grey stones resembles its own neighbours and stays)."""
+    inside = ~_dilate(~mask, GAP_REACH_PX)
+    around = _dilate(mask, 25) & ~_dilate(mask, 2)
+    if inside.sum() < 200 or around.sum() < 200:
+        return np.zeros_like(mask)
+    smooth = cv2.GaussianBlur(lab, (0, 0), 0.8)
+    ys, xs = np.nonzero(mask)
+    values = smooth[ys, xs].astype(np.float64)
+    ratio = np.zeros(mask.shape, np.float32)
+    ratio[ys, xs] = _log_likelihood(_gaussian_mixture(smooth[inside]), values) - _log_likelihood(
+        _gaussian_mixture(smooth[around]), values)
+    candidates = mask & (ratio < -GAP_LEVEL) & _touching(mask & (ratio < 0), ~mask)
+    candidates = _open(candidates, 3)
+    rest = mask & ~candidates
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GAP_REACH_PX + 1,) * 2)
+    closed = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    gaps = candidates & closed
+    gaps &= _unlike_object_nearby(smooth, gaps, rest, GAP_REACH_PX + 2, GAP_UNLIKE)
+    return _open(gaps, 3)
+
+
+def _unlike_object_nearby(colours: np.ndarray, pixels: np.ndarray, obj: np.ndarray, radius: int,
+                          least: float) -> np.ndarray:
+    """The blobs of `pixels` whose colours are, by the median, at least `least` from the nearest-coloured object
+    pixel (away from the object's outline, where colours blend) within `radius`."""
+    core = ~_dilate(~obj, 2)
+    ys, xs = np.nonzero(pixels)
+    height, width = pixels.shape
+    nearest = np.full(len(ys), np.inf, np.float32)
+    own = colours[ys, xs]
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy * dy + dx * dx > radius * radius:
+                continue
+            y2, x2 = np.clip(ys + dy, 0, height - 1), np.clip(xs + dx, 0, width - 1)
+            distance = np.linalg.norm(own - colours[y2, x2], axis=1)
+            nearest = np.where(core[y2, x2], np.minimum(nearest, distance), nearest)
+    result = np.zeros_like(pixels)
+    count, labels = cv2.connectedComponents(pixels.astype(np.uint8), connectivity=8)
+    blob = labels[ys, xs]
+    for index in range(1, count):
+        chosen = blob == index
+        result[ys[chosen], xs[chosen]] = np.median(nearest[chosen]) >= least
+    return result
 
 
 def _largest_with_neighbours(mask: np.ndarray) -> np.ndarray:
