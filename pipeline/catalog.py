@@ -52,7 +52,11 @@ class CatalogItem:
 
     @property
     def is_url(self) -> bool:
-        return self.image.lower().startswith(("http://", "https://"))
+        return is_http_url(self.image)
+
+
+def is_http_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
 
 
 def product_id_problem(product_id: str) -> str | None:

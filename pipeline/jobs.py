@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from pipeline.atomic import atomic_write_bytes
-from pipeline.catalog import download_bytes
+from pipeline.catalog import download_bytes, is_http_url
 from pipeline.config import PipelineConfig, apply_overrides
 from pipeline.errors import CatalogError, ProductError, UsageError
 
@@ -37,7 +37,7 @@ class JobSpec:
 
     @property
     def catalog_is_url(self) -> bool:
-        return self.catalog.lower().startswith(("http://", "https://"))
+        return is_http_url(self.catalog)
 
 
 def _mapping(data: Any, where: str) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def load_job(path: Path) -> JobSpec:
     if isinstance(settings.get("formats"), list):
         settings["formats"] = ",".join(settings["formats"])
     catalog = str(data["catalog"])
-    if not catalog.lower().startswith(("http://", "https://")):
+    if not is_http_url(catalog):
         catalog = str(_resolve(base, catalog))
     keep, reuse = int(data.get("keep_runs", 14)), int(data.get("reuse_runs", 7))
     if keep < 1 or reuse < 0:
