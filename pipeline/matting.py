@@ -14,12 +14,13 @@ import numpy as np
 from pipeline.backdrop import (backdrop_distance, border_ring, fit_color_surface, local_detail, shadow_like, to_lab,
                                trusted_border)
 from pipeline.object_pick import Detection, pick_object
-from pipeline.segmentation import Segmentation, fill_enclosed, segment_plain, segment_textured
+from pipeline.segmentation import (WORKING_SIDE, Segmentation, fill_enclosed, recut_textured, segment_plain,
+                                   segment_textured, whitened_colours)
 
 __all__ = ["MatteResult", "backdrop_distance", "estimate_foreground_colors", "estimate_matte", "fit_color_surface",
            "refine_alpha"]
 
-PROCESS_SIDE = 640  # segmentation runs at this long side (its thresholds are tuned to it)
+PROCESS_SIDE = WORKING_SIDE  # segmentation runs at this long side (its thresholds are tuned to it)
 REFINE_SIDE = 1600  # the outline is refined again at up to this long side (the full photo when smaller)
 PLAIN_RING_TEXTURE = 6.0  # Lab residual spread in the border ring below which the backdrop counts as plain
 PLAIN_RING_DETAIL = 0.6  # ... and fine-texture energy (brick, wood grain), L units; JPEG'd studio shots give ~0.2
@@ -58,10 +59,11 @@ def refine_alpha(rgb_u8: np.ndarray, mask: np.ndarray, band_px: int, sure_backdr
 
 
 def _refine_large(rgb_u8: np.ndarray, alpha_small: np.ndarray, sure_backdrop_small: np.ndarray,
-                  band_full: float) -> np.ndarray:
+                  band_full: float, cut_labels: np.ndarray | None = None) -> np.ndarray:
     """The matte found at PROCESS_SIDE, refined again by closed-form matting at up to REFINE_SIDE (a band around
     its outline, on a crop around the object): the outline lands on the photo's own edges, not on an upsampled
-    approximation of them. Returns alpha at the photo's size."""
+    approximation of them. With `cut_labels` (textured backdrops) the binary outline is first cut again at that
+    size (segmentation.recut_textured). Returns alpha at the photo's size."""
     height, width = rgb_u8.shape[:2]
     fine = min(1.0, REFINE_SIDE / max(height, width))
     size = (round(width * fine), round(height * fine))
@@ -76,6 +78,8 @@ def _refine_large(rgb_u8: np.ndarray, alpha_small: np.ndarray, sure_backdrop_sma
     margin = 2 * band + 4
     y0, y1 = max(0, ys.min() - margin), min(size[1], ys.max() + margin + 1)
     x0, x1 = max(0, xs.min() - margin), min(size[0], xs.max() + margin + 1)
+    if cut_labels is not None:
+        mask, sure_backdrop = _recut(image, cut_labels, mask, sure_backdrop)
     refined = coarse.copy()
     crop = refine_alpha(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], band, sure_backdrop[y0:y1, x0:x1])
     near = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * band + 3,) * 2, np.uint8)).astype(bool)
@@ -83,6 +87,27 @@ def _refine_large(rgb_u8: np.ndarray, alpha_small: np.ndarray, sure_backdrop_sma
     if fine < 1:
         refined = cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(refined, 0.0, 1.0).astype(np.float32)
+
+
+def _recut(image: np.ndarray, cut_labels: np.ndarray, mask: np.ndarray, sure_backdrop: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """segmentation.recut_textured on a crop around the object (GrabCut's cost grows with the pixels it sees);
+    the whitening is the whole photo's border's, as at the working size."""
+    height, width = mask.shape
+    px = max(height, width) / PROCESS_SIDE
+    lab = to_lab(image)
+    white = whitened_colours(lab, trusted_border(lab, max(4, round(0.02 * max(height, width)))))
+    labels = cv2.resize(cut_labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    ys, xs = np.nonzero(labels != cv2.GC_BGD)
+    margin = round(40 * px)
+    y0, y1 = max(0, ys.min() - margin), min(height, ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(width, xs.max() + margin + 1)
+    crop = np.s_[y0:y1, x0:x1]
+    found, sure = recut_textured(lab[crop], np.ascontiguousarray(white[crop]), np.ascontiguousarray(labels[crop]),
+                                 mask[crop], sure_backdrop[crop], px)
+    mask, sure_backdrop = np.zeros_like(mask), sure_backdrop.copy()
+    mask[crop], sure_backdrop[crop] = found, sure
+    return mask, sure_backdrop
 
 
 def _shrink(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
@@ -150,8 +175,9 @@ def estimate_matte(rgb_u8: np.ndarray, alpha_u8: np.ndarray | None = None, refin
     alpha_small = np.where(near, alpha_small, 0.0).astype(np.float32)
     shadow = segmentation.shadow & ~near
     if scale < 1:
-        alpha = _refine_large(rgb_u8, alpha_small, segmentation.sure_backdrop, band / scale) if refine and \
-            foreground.any() else cv2.resize(alpha_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        alpha = _refine_large(rgb_u8, alpha_small, segmentation.sure_backdrop, band / scale,
+                              segmentation.cut_labels) if refine and foreground.any() \
+            else cv2.resize(alpha_small, (width, height), interpolation=cv2.INTER_LINEAR)
         shadow = cv2.resize(shadow.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     else:
         alpha = alpha_small

@@ -25,6 +25,7 @@ GAP_UNLIKE = 15.0  # Lab units a gap's colours must lie from the object's colour
 GAP_COMPONENTS = 5  # per colour mixture (object, backdrop)
 GAP_SAMPLES = 6000  # pixels each mixture learns from
 GAP_COV_FLOOR = 1.0  # Lab units² added to every mixture component's covariance
+WORKING_SIDE = 640  # the long side the pixel sizes here are tuned to (pipeline.matting.PROCESS_SIDE)
 WHITEN_FLOOR = 9.0  # Lab units²: colour spread below this is treated as noise when whitening by the border
 
 
@@ -34,6 +35,7 @@ class Segmentation:
     shadow: np.ndarray  # HxW bool: soft shadow on the backdrop, not part of the object
     backdrop_like: np.ndarray  # HxW bool: pixels that look like the backdrop (enclosed ones stay holes)
     sure_backdrop: np.ndarray  # HxW bool: pixels no refinement may give to the object
+    cut_labels: np.ndarray | None = None  # HxW uint8 GrabCut labels the textured path's second cut started from
 
 
 def _open(mask: np.ndarray, size: int = 3) -> np.ndarray:
@@ -214,16 +216,73 @@ def segment_textured(rgb_u8: np.ndarray, lab: np.ndarray, ring: np.ndarray) -> S
         cv2.GC_FGD
     if not (labels == cv2.GC_FGD).any():
         return Segmentation(first, no_shadow, surprise <= ring_level, no_shadow)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(whitened_colours(lab, ring), labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 3,
-                cv2.GC_INIT_WITH_MASK)
-    mask = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    cut_labels = labels.copy()
+    mask = _cut(whitened_colours(lab, ring), labels)
     # GrabCut's smoothness closes narrow gaps between two parts of the object (a tail and a leg): reopen them, and
     # keep the matting out of them
     gaps = backdrop_gaps(lab, mask)
     sure_backdrop = cv2.erode(gaps.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return Segmentation(mask & ~gaps, no_shadow, (surprise <= ring_level) | (probability < 0.5) | gaps,
-                        sure_backdrop)
+                        sure_backdrop, cut_labels)
+
+
+def _cut(image_u8: np.ndarray, labels: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """GrabCut from a label map (changed in place); the object it finds."""
+    cv2.setRNGSeed(0)
+    cv2.grabCut(image_u8, labels, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations, cv2.GC_INIT_WITH_MASK)
+    return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+
+
+def recut_textured(lab: np.ndarray, white_u8: np.ndarray, labels: np.ndarray, mask: np.ndarray,
+                   sure_backdrop: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The textured path's outline found again at the refinement size, where a 3 px gap between two legs is no
+    longer a blend of both: the second cut rerun from its labels (`labels`, scaled up; changed in place) on the
+    whitened colours `white_u8`, then the narrow gaps it still closes reopened (`narrow_gaps`). `mask` (the picked
+    object from the working size, scaled up) keeps other blobs out; `px`: pixels per working-size pixel. Returns
+    the object and the pixels no refinement may take."""
+    found = _cut(white_u8, labels) & _dilate(mask, round(10 * px)) & ~sure_backdrop
+    gaps = narrow_gaps(lab, white_u8, found, sure_backdrop, px)
+    return found & ~gaps, sure_backdrop | cv2.erode(gaps.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def fine_features(lab: np.ndarray) -> np.ndarray:
+    """Per-pixel descriptors at the pixel's own scale (HxWx8 float32): the colour lightly smoothed and at 2 px,
+    the lightness's spread at 1.5 px and its finest detail. Unlike `texture_features` they do not blur across a
+    gap a few pixels wide."""
+    lightness = lab[..., 0]
+    channels = list(cv2.split(cv2.GaussianBlur(lab, (0, 0), 0.7))) + list(cv2.split(cv2.GaussianBlur(lab, (0, 0),
+                                                                                                      2.0)))
+    variance = cv2.GaussianBlur(lightness * lightness, (0, 0), 1.5) - cv2.GaussianBlur(lightness, (0, 0), 1.5) ** 2
+    channels.append(np.sqrt(np.maximum(variance, 0.0)))
+    high = lightness - cv2.GaussianBlur(lightness, (0, 0), 1.0)
+    channels.append(np.sqrt(cv2.GaussianBlur(high * high, (0, 0), 1.0)))
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def narrow_gaps(lab: np.ndarray, white_u8: np.ndarray, mask: np.ndarray, sure_backdrop: np.ndarray,
+                px: float) -> np.ndarray:
+    """Backdrop that a cut closed inside narrow concavities of `mask` (`px`: pixels per working-size pixel).
+    A per-pixel classifier (`fine_features`) learnt from the mask's inside against the backdrop around it marks
+    what is clearly backdrop and clearly object; a cut free to move everything else, with that classifier's
+    confident object held, drops pixels; of those only the ones that a closing of what it kept covers (a gap
+    with the object on both sides, GAP_REACH_PX across at most) count: elsewhere the first outline stands."""
+    inside = ~_dilate(~mask, round(3 * px))
+    around = _dilate(mask, round(24 * px)) & ~_dilate(mask, round(2.5 * px))
+    if inside.sum() < 200 or around.sum() < 200:
+        return np.zeros_like(mask)
+    probability = object_probability(fine_features(lab), [inside], around)
+    labels = np.full(mask.shape, cv2.GC_BGD, np.uint8)
+    labels[_dilate(mask, round(6 * px))] = cv2.GC_PR_BGD
+    labels[mask] = cv2.GC_PR_FGD
+    held = cv2.erode((mask & (probability > 0.9)).astype(np.uint8), np.ones((2 * round(2.5 * px) + 1,) * 2,
+                                                                           np.uint8)).astype(bool)
+    labels[held] = cv2.GC_FGD
+    labels[(sure_backdrop | (probability < SURE_BACKDROP_P)) & ~mask] = cv2.GC_BGD
+    kept = _cut(white_u8, labels)
+    reach = round(GAP_REACH_PX * px)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+    closed = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    return _open(mask & ~kept & closed, 3)
 
 
 def _gaussian_mixture(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
