@@ -262,27 +262,51 @@ def fine_features(lab: np.ndarray) -> np.ndarray:
 def narrow_gaps(lab: np.ndarray, white_u8: np.ndarray, mask: np.ndarray, sure_backdrop: np.ndarray,
                 px: float) -> np.ndarray:
     """Backdrop that a cut closed inside narrow concavities of `mask` (`px`: pixels per working-size pixel).
-    A per-pixel classifier (`fine_features`) learnt from the mask's inside against the backdrop around it marks
-    what is clearly backdrop and clearly object; a cut free to move everything else, with that classifier's
-    confident object held, drops pixels; of those only the ones that a closing of what it kept covers (a gap
-    with the object on both sides, GAP_REACH_PX across at most) count: elsewhere the first outline stands."""
+    Colour mixtures of the mask's inside and of the backdrop around it say which mask pixels have the object's
+    colours; a per-pixel classifier (`fine_features`) learnt from those against the backdrop marks what is
+    clearly object (held) and clearly backdrop (taken out, unless its colour is the object's); a cut free to move
+    everything else drops pixels, and of those only the ones that a closing of what it kept covers (a gap with
+    the object on both sides, GAP_REACH_PX across at most) count: elsewhere the first outline stands."""
     inside = ~_dilate(~mask, round(3 * px))
     around = _dilate(mask, round(24 * px)) & ~_dilate(mask, round(2.5 * px))
     if inside.sum() < 200 or around.sum() < 200:
         return np.zeros_like(mask)
-    probability = object_probability(fine_features(lab), [inside], around)
+    features = fine_features(lab)
+    # the closed gaps lie inside the mask and would be learnt as object: colour mixtures (smooth enough that the
+    # few gap pixels among the object's samples barely shape them) take what the backdrop's explains better out
+    object_coloured = mask & (_colour_log_ratio(features[..., :3], mask, inside, around) > 0)
+    probability = object_probability(features, [inside & object_coloured], around)
     labels = np.full(mask.shape, cv2.GC_BGD, np.uint8)
     labels[_dilate(mask, round(6 * px))] = cv2.GC_PR_BGD
     labels[mask] = cv2.GC_PR_FGD
-    held = cv2.erode((mask & (probability > 0.9)).astype(np.uint8), np.ones((2 * round(2.5 * px) + 1,) * 2,
-                                                                           np.uint8)).astype(bool)
+    held = cv2.erode((object_coloured & (probability > 0.9)).astype(np.uint8),
+                     np.ones((2 * round(2.5 * px) + 1,) * 2, np.uint8)).astype(bool)
     labels[held] = cv2.GC_FGD
-    labels[(sure_backdrop | (probability < SURE_BACKDROP_P)) & ~mask] = cv2.GC_BGD
+    labels[(sure_backdrop & ~mask) | ((probability < SURE_BACKDROP_P) & ~object_coloured)] = cv2.GC_BGD
     kept = _cut(white_u8, labels)
     reach = round(GAP_REACH_PX * px)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
     closed = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
-    return _open(mask & ~kept & closed, 3)
+    # a gap may be 2 px wide here, which an opening would erase: drop specks by their size instead
+    return _without_specks(mask & ~kept & closed, round(16 * px * px))
+
+
+def _without_specks(mask: np.ndarray, least_area: int) -> np.ndarray:
+    """`mask` without its blobs smaller than `least_area` pixels."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.nonzero(stats[:, cv2.CC_STAT_AREA] >= least_area)[0]
+    return np.isin(labels, keep[keep > 0])
+
+
+def _colour_log_ratio(colours: np.ndarray, mask: np.ndarray, inside: np.ndarray, around: np.ndarray) -> np.ndarray:
+    """For each pixel of `mask` (0 elsewhere): the log-likelihood of its colour under a mixture of the colours in
+    `inside` minus under one of the colours in `around`."""
+    ys, xs = np.nonzero(mask)
+    values = colours[ys, xs].astype(np.float64)
+    ratio = np.zeros(mask.shape, np.float32)
+    ratio[ys, xs] = _log_likelihood(_gaussian_mixture(colours[inside]), values) - _log_likelihood(
+        _gaussian_mixture(colours[around]), values)
+    return ratio
 
 
 def _gaussian_mixture(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,11 +350,7 @@ def backdrop_gaps(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if inside.sum() < 200 or around.sum() < 200:
         return np.zeros_like(mask)
     smooth = cv2.GaussianBlur(lab, (0, 0), 0.8)
-    ys, xs = np.nonzero(mask)
-    values = smooth[ys, xs].astype(np.float64)
-    ratio = np.zeros(mask.shape, np.float32)
-    ratio[ys, xs] = _log_likelihood(_gaussian_mixture(smooth[inside]), values) - _log_likelihood(
-        _gaussian_mixture(smooth[around]), values)
+    ratio = _colour_log_ratio(smooth, mask, inside, around)
     candidates = mask & (ratio < -GAP_LEVEL) & _touching(mask & (ratio < 0), ~mask)
     candidates = _open(candidates, 3)
     rest = mask & ~candidates
