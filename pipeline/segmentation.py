@@ -25,6 +25,7 @@ GAP_UNLIKE = 15.0  # Lab units a gap's colours must lie from the object's colour
 GAP_COMPONENTS = 5  # per colour mixture (object, backdrop)
 GAP_SAMPLES = 6000  # pixels each mixture learns from
 GAP_COV_FLOOR = 1.0  # Lab units² added to every mixture component's covariance
+FGD_MARGIN_PX = 8  # how far into the working size's confident object labels the refinement-size cut may decide
 WORKING_SIDE = 640  # the long side the pixel sizes here are tuned to (pipeline.matting.PROCESS_SIDE)
 WHITEN_FLOOR = 9.0  # Lab units²: colour spread below this is treated as noise when whitening by the border
 
@@ -240,6 +241,10 @@ def recut_textured(lab: np.ndarray, white_u8: np.ndarray, labels: np.ndarray, ma
     whitened colours `white_u8`, then the narrow gaps it still closes reopened (`narrow_gaps`). `mask` (the picked
     object from the working size, scaled up) keeps other blobs out; `px`: pixels per working-size pixel. Returns
     the object and the pixels no refinement may take."""
+    # the working size's confident object labels are blends across a gap a few pixels wide: within
+    # FGD_MARGIN_PX of their edge the cut may decide again at this size
+    confident = labels == cv2.GC_FGD
+    labels[confident & _dilate(~confident, round(FGD_MARGIN_PX * px))] = cv2.GC_PR_FGD
     found = _cut(white_u8, labels) & _dilate(mask, round(10 * px)) & ~sure_backdrop
     gaps = narrow_gaps(lab, white_u8, found, sure_backdrop, px)
     return found & ~gaps, sure_backdrop | cv2.erode(gaps.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
