@@ -1,7 +1,7 @@
 """Classical background-plate inpainting. Plain backdrops: a robust colour surface through the ring around the hole
 plus a harmonic (smoothest) fill of what the surface misses, which leaves no streaks or ghost of the object.
 Textured backdrops: the lighting continued harmonically from the hole's border, plus texture synthesised from
-patches around it (pipeline/texture_fill.py) at half contrast; such plates are still flagged low quality (the
+patches around it (pipeline/texture_fill.py), at full contrast near the hole's border and half deep inside; such plates are still flagged low quality (the
 texture continues, the exact structure behind the object is a guess).
 cv2.inpaint NS and TELEA stay selectable. Works on arrays; no file access."""
 from __future__ import annotations
@@ -17,13 +17,19 @@ from pipeline.backdrop import fit_color_surface
 from pipeline.texture_fill import synthesize_texture
 
 RING_PX = 40  # the ring around the hole whose texture tells plain from textured
-PLAIN_RING_STD = 4.0  # RGB residual std (0-255) of the ring below which the surface fit is trusted
+# the ring's 90th-percentile RGB residual (0-255) from the colour surface below which the surface fit is trusted;
+# a percentile that high sees a brick wall's mortar lines, which a median misses (the bricks themselves are flat)
+PLAIN_RING_RESIDUAL = 8.0
 CLASSICAL_FILLS = ("surface", "exemplar", "ns", "telea")  # what `method` may name besides "auto"
 HARMONIC_MAX_UNKNOWNS = 40_000  # the harmonic fill is solved at a scale with at most this many hole pixels
-LIGHT_SIGMA_SHARE = 0.02  # exemplar fill: lighting = the backdrop blurred by this share of the photo's long side
+LIGHT_SIGMA_SHARE = 0.008  # exemplar fill: lighting = the backdrop blurred by this share of the photo's long side
 SEAM_SIGMA = 2.0  # px: the local mean matched across the hole's border
-TEXTURE_GAIN = 0.5  # share of the synthesised texture's contrast kept: a guess at structure that is not there
-# costs PSNR as the square of its contrast, a blob costs the look; half keeps both ahead of cv2.inpaint TELEA
+# share of the synthesised texture's contrast kept deep in the hole: a guess at structure that is not there costs
+# PSNR as the square of its contrast, a blob costs the look; half keeps both ahead of cv2.inpaint TELEA
+DEEP_TEXTURE_GAIN = 0.5
+# ... and full contrast within this share of the long side from the hole's border, falling to DEEP_TEXTURE_GAIN by
+# the second: the border band is what shows beside a swaying object, and there the texture is best predicted
+FULL_CONTRAST_SHARES = (0.02, 0.06)
 
 
 @dataclass
@@ -32,7 +38,7 @@ class PlateResult:
     hole: np.ndarray  # HxW bool: what was filled
     method: str  # "surface+harmonic" | "exemplar" | "ns" | "telea" | "none" | a model's name
     quality: str  # "good" | "low": a textured backdrop that a classical fill can only approximate
-    ring_std: float
+    ring_residual: float  # the ring's 90th-percentile residual from the colour surface
 
 
 def make_hole(alpha: np.ndarray, shadow: np.ndarray, dilate_px: int) -> np.ndarray:
@@ -90,6 +96,13 @@ def _masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return blurred / np.maximum(weight, 1e-6)[..., None]
 
 
+def texture_gain(hole: np.ndarray) -> np.ndarray:
+    """Per pixel: the share of the synthesised texture's contrast the fill keeps (FULL_CONTRAST_SHARES)."""
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    full, deep = (share * max(hole.shape) for share in FULL_CONTRAST_SHARES)
+    return DEEP_TEXTURE_GAIN + (1 - DEEP_TEXTURE_GAIN) * np.clip((deep - depth) / (deep - full), 0, 1)
+
+
 def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Texture synthesis over a smooth lighting base. Patches copied from elsewhere carry their own lighting
     (vignetting, the object's soft shadow around the hole), which would show as a lighter or darker patchwork and
@@ -97,7 +110,7 @@ def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     hole from its border."""
     image = rgb_u8.astype(np.float32)
     light = _masked_blur(image, ~hole, LIGHT_SIGMA_SHARE * max(hole.shape))
-    fill = harmonic_fill(light, hole) + TEXTURE_GAIN * synthesize_texture(image - light, hole)
+    fill = harmonic_fill(light, hole) + texture_gain(hole)[..., None] * synthesize_texture(image - light, hole)
     # what is left of a step at the border (a shadow edge finer than the lighting blur) is spread inwards
     seam = _masked_blur(image, ~hole, SEAM_SIGMA) - _masked_blur(fill, hole, SEAM_SIGMA)
     fill = fill + harmonic_fill(np.where(hole[..., None], 0, seam), hole)
@@ -115,8 +128,8 @@ def inpaint_plate(rgb_u8: np.ndarray, hole: np.ndarray, method: str = "auto") ->
     ring = hole_ring(hole)
     surface = fit_color_surface(rgb_u8.astype(np.float32), ring, degree=2)
     residual = rgb_u8.astype(np.float32) - surface
-    ring_std = float(np.median(np.abs(residual[ring])) * 1.4826)
-    plain = ring_std < PLAIN_RING_STD
+    ring_residual = float(np.percentile(np.abs(residual[ring]), 90))
+    plain = ring_residual < PLAIN_RING_RESIDUAL
     chosen = method if method != "auto" else ("surface" if plain else "exemplar")
     hole_u8 = hole.astype(np.uint8) * 255
     if chosen == "surface":
@@ -128,4 +141,4 @@ def inpaint_plate(rgb_u8: np.ndarray, hole: np.ndarray, method: str = "auto") ->
         flag = cv2.INPAINT_TELEA if chosen == "telea" else cv2.INPAINT_NS
         plate, name = cv2.inpaint(rgb_u8, hole_u8, _inpaint_radius(hole), flag), chosen
     plate = np.where(hole[..., None], plate, rgb_u8)
-    return PlateResult(plate, hole, name, "good" if plain else "low", ring_std)
+    return PlateResult(plate, hole, name, "good" if plain else "low", ring_residual)

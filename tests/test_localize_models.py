@@ -210,6 +210,6 @@ def test_exemplar_fill_beats_telea_and_keeps_texture_on_stripes() -> None:
         plate = inpaint_plate(photo, hole, method)
         assert np.array_equal(plate.plate_u8[~hole], photo[~hole])
         errors[method] = np.mean((plate.plate_u8[hole].astype(float) - backdrop[hole]) ** 2)
-        if method == "exemplar":  # the texture goes in at half contrast (inpainting.TEXTURE_GAIN), TELEA smears it
+        if method == "exemplar":  # deep in the hole the texture goes in at half contrast, TELEA smears it
             assert plate.plate_u8[hole].astype(float).std() > 0.4 * backdrop[hole].astype(float).std()
     assert errors["exemplar"] < errors["telea"]

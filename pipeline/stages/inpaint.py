@@ -40,7 +40,7 @@ class InpaintStage(Stage):
         dilate_px = max(3, round(job.config.hole_dilate * max(source.shape[:2])))
         hole = make_hole(local["matte"], local["shadow"], dilate_px)
         result = self._fill(source, hole, job)
-        facts = {"method": result.method, "quality": result.quality, "ring_std": round(result.ring_std, 2),
+        facts = {"method": result.method, "quality": result.quality, "ring_residual": round(result.ring_residual, 2),
                  "hole_fraction": round(float(hole.mean()), 4), "hole_dilate_px": dilate_px}
         write_png(out_dir / "plate.png", result.plate_u8)
         write_png(out_dir / "hole.png", hole.astype(np.uint8) * 255)
