@@ -1,8 +1,8 @@
 """Classical background-plate inpainting. Plain backdrops: a robust colour surface through the ring around the hole
 plus a harmonic (smoothest) fill of what the surface misses, which leaves no streaks or ghost of the object.
 Textured backdrops: the lighting continued harmonically from the hole's border, plus texture synthesised from
-patches around it (pipeline/texture_fill.py), at full contrast near the hole's border and half deep inside; such plates are still flagged low quality (the
-texture continues, the exact structure behind the object is a guess).
+patches around it (pipeline/texture_fill.py), at full contrast near the hole's border and half deep inside; such
+plates are still flagged low quality (the texture continues, the exact structure behind the object is a guess).
 cv2.inpaint NS and TELEA stay selectable. Works on arrays; no file access."""
 from __future__ import annotations
 
