@@ -57,12 +57,10 @@ def _brick_wall() -> np.ndarray:
     wall = np.zeros((height, width, 3), np.float32)
     mortar = (205, 200, 190)
     for course, top in enumerate(range(0, height, 32)):
-        starts = range(-(course % 2) * 32, width, 64)
-        for left in starts:
+        for left in range(-(course % 2) * 32, width, 64):
             wall[top:top + 32, max(0, left):left + 64] = np.array([160, 70, 50]) + rng.normal(0, 3, 3)
-        wall[top:top + 3] = mortar
-        for left in starts:
             wall[top:top + 32, max(0, left):max(0, left) + 3] = mortar
+        wall[top:top + 3] = mortar
     return np.clip(wall + rng.normal(0, 1.5, wall.shape), 0, 255).astype(np.uint8)
 
 
