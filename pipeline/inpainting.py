@@ -1,8 +1,11 @@
 """Classical background-plate inpainting. Plain backdrops: a robust colour surface through the ring around the hole
 plus a harmonic (smoothest) fill of what the surface misses, which leaves no streaks or ghost of the object.
 Textured backdrops: the lighting continued harmonically from the hole's border, plus texture synthesised from
-patches around it (pipeline/texture_fill.py), at full contrast near the hole's border and half deep inside; such
-plates are still flagged low quality (the texture continues, the exact structure behind the object is a guess).
+patches around it (pipeline/texture_fill.py), at full contrast near the hole's border and half deep inside; in that
+border band, where the backdrop has a grain (wood, planks, courses of brick) that crosses the border, the texture is
+carried in along it instead (pipeline/coherence_transport.py), so the grain and the seams do not break where a
+swaying object uncovers the plate. Such plates are still flagged low quality (the texture continues, the exact
+structure behind the object is a guess).
 cv2.inpaint NS and TELEA stay selectable. Works on arrays; no file access."""
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
 from pipeline.backdrop import fit_color_surface
+from pipeline.coherence_transport import GRADIENT_REACH_PX, gradient_products, grain, transport
 from pipeline.texture_fill import synthesize_texture
 
 RING_PX = 40  # the ring around the hole whose texture tells plain from textured
@@ -30,6 +34,10 @@ DEEP_TEXTURE_GAIN = 0.5
 # ... and full contrast within this share of the long side from the hole's border, falling to DEEP_TEXTURE_GAIN by
 # the second: the border band is what shows beside a swaying object, and there the texture is best predicted
 FULL_CONTRAST_SHARES = (0.02, 0.06)
+GRAIN_SIGMA_SHARE = 0.01  # the grain direction is the structure tensor smoothed over this share of the long side
+# px: detail finer than this (sensor noise, pores) that the grain transport's weighted means smooth away is added
+# back from the synthesised texture
+FINE_DETAIL_SIGMA = 1.0
 
 
 @dataclass
@@ -96,21 +104,46 @@ def _masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return blurred / np.maximum(weight, 1e-6)[..., None]
 
 
-def texture_gain(hole: np.ndarray) -> np.ndarray:
-    """Per pixel: the share of the synthesised texture's contrast the fill keeps (FULL_CONTRAST_SHARES)."""
+def border_band(hole: np.ndarray) -> np.ndarray:
+    """Per pixel: 1 within FULL_CONTRAST_SHARES[0] of the long side from the hole's border, falling to 0 by the
+    second."""
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     full, deep = (share * max(hole.shape) for share in FULL_CONTRAST_SHARES)
-    return DEEP_TEXTURE_GAIN + (1 - DEEP_TEXTURE_GAIN) * np.clip((deep - depth) / (deep - full), 0, 1)
+    return np.clip((deep - depth) / (deep - full), 0, 1)
+
+
+def texture_gain(hole: np.ndarray) -> np.ndarray:
+    """Per pixel: the share of the synthesised texture's contrast the fill keeps."""
+    return DEEP_TEXTURE_GAIN + (1 - DEEP_TEXTURE_GAIN) * border_band(hole)
+
+
+def grain_transport(texture: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The texture carried into the hole's border band along the backdrop's grain (coherence transport), and
+    per pixel how much it should count: the band's weight, times how clearly the backdrop has one direction there
+    (the structure tensor of the pixels around the hole, continued into it), times how well known pixels along
+    that direction supported the transport."""
+    reach = 2 * GRADIENT_REACH_PX + 1
+    outside = ~cv2.dilate(hole.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)  # no object in it
+    tensor = _masked_blur(gradient_products(texture.mean(axis=2)), outside, GRAIN_SIGMA_SHARE * max(hole.shape))
+    along_y, along_x, coherence = grain(harmonic_fill(tensor, ~outside))
+    carried, support = transport(texture, hole, along_y, along_x, FULL_CONTRAST_SHARES[1] * max(hole.shape))
+    return carried, (border_band(hole) * coherence * support).astype(np.float32)
 
 
 def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Texture synthesis over a smooth lighting base. Patches copied from elsewhere carry their own lighting
     (vignetting, the object's soft shadow around the hole), which would show as a lighter or darker patchwork and
     a halo; so the texture is synthesised with the lighting taken out, and the lighting is continued into the
-    hole from its border."""
+    hole from its border. In the border band the texture carried along the grain takes the synthesis's place as
+    far as `grain_transport` trusts it, with the synthesis's finest detail on top."""
     image = rgb_u8.astype(np.float32)
     light = _masked_blur(image, ~hole, LIGHT_SIGMA_SHARE * max(hole.shape))
-    fill = harmonic_fill(light, hole) + texture_gain(hole)[..., None] * synthesize_texture(image - light, hole)
+    texture = image - light
+    synthesised = texture_gain(hole)[..., None] * synthesize_texture(texture, hole)
+    synthesised_fine = synthesised - cv2.GaussianBlur(synthesised, (0, 0), FINE_DETAIL_SIGMA)
+    carried, share = grain_transport(texture, hole)
+    share = share[..., None]
+    fill = harmonic_fill(light, hole) + share * (carried + synthesised_fine) + (1 - share) * synthesised
     # what is left of a step at the border (a shadow edge finer than the lighting blur) is spread inwards
     seam = _masked_blur(image, ~hole, SEAM_SIGMA) - _masked_blur(fill, hole, SEAM_SIGMA)
     fill = fill + harmonic_fill(np.where(hole[..., None], 0, seam), hole)
