@@ -70,7 +70,9 @@ def cup() -> Cutout:
 @cache
 def astronaut_bust() -> Cutout:
     """The astronaut above her helmet (`astronaut`), cut flat at the bottom: placed on the photo's lower edge it is
-    a product touching the border. Mask: GrabCut seeded by hand-placed head, neck, suit and flag regions."""
+    a product touching the border. Mask: GrabCut seeded by hand-placed head, neck, suit, lining and flag regions.
+    The suit's lining inside the neck ring is light grey like the studio wall behind her: unseeded, GrabCut put it
+    and the ring's upper left into the background and kept only the lining's dark fold, a hole in the suit."""
     image = data.astronaut()
     gc = np.full(image.shape[:2], cv2.GC_BGD, np.uint8)
     cv2.rectangle(gc, (15, 20), (360, 511), cv2.GC_PR_FGD, -1)
@@ -78,6 +80,7 @@ def astronaut_bust() -> Cutout:
                  cv2.GC_BGD)  # the flag
     cv2.ellipse(gc, (226, 100), (50, 65), 0, 0, 360, cv2.GC_FGD, -1)  # head
     cv2.rectangle(gc, (200, 160), (260, 230), cv2.GC_FGD, -1)  # neck
+    cv2.ellipse(gc, (209, 215), (60, 40), 0, 0, 360, cv2.GC_FGD, -1)  # the lining inside the neck ring
     cv2.fillPoly(gc, [np.array([(60, 300), (330, 300), (330, 511), (40, 511)], np.int32)], cv2.GC_FGD)  # suit
     cv2.setRNGSeed(0)
     cv2.grabCut(image[..., ::-1].copy(), gc, None, np.zeros((1, 65)), np.zeros((1, 65)), 8, cv2.GC_INIT_WITH_MASK)
