@@ -271,7 +271,8 @@ def narrow_gaps(lab: np.ndarray, white_u8: np.ndarray, mask: np.ndarray, sure_ba
     colours; a per-pixel classifier (`fine_features`) learnt from those against the backdrop marks what is
     clearly object (held) and clearly backdrop (taken out, unless its colour is the object's); a cut free to move
     everything else drops pixels, and of those only the ones that a closing of what it kept covers (a gap with
-    the object on both sides, GAP_REACH_PX across at most) count: elsewhere the first outline stands."""
+    the object on both sides, GAP_REACH_PX across at most) count: elsewhere the first outline stands. A gap that
+    does not open onto the outside must also lie GAP_UNLIKE from the object's colours beside it."""
     inside = ~_dilate(~mask, round(3 * px))
     around = _dilate(mask, round(24 * px)) & ~_dilate(mask, round(2.5 * px))
     if inside.sum() < 200 or around.sum() < 200:
@@ -293,7 +294,12 @@ def narrow_gaps(lab: np.ndarray, white_u8: np.ndarray, mask: np.ndarray, sure_ba
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
     closed = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
     # a gap may be 2 px wide here, which an opening would erase: drop specks by their size instead
-    return _without_specks(mask & ~kept & closed, round(16 * px * px))
+    gaps = _without_specks(mask & ~kept & closed, round(16 * px * px))
+    # a gap the mask encloses (two legs crossing) needs more than colour: the grey lining inside a suit's neck
+    # ring is explained by the gravel's colours too, but it resembles the object beside it
+    opening = _touching(gaps, ~mask)
+    return opening | _unlike_object_nearby(features[..., :3], gaps & ~opening, kept, round((GAP_REACH_PX + 2) * px),
+                                           GAP_UNLIKE)
 
 
 def _without_specks(mask: np.ndarray, least_area: int) -> np.ndarray:
