@@ -15,10 +15,13 @@ import cv2
 import numpy as np
 from skimage import data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from make_examples import coffee_cutout  # noqa: E402 (the example catalog's own cup cut-out)
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "examples"))
+from make_examples import PRODUCTS, coffee_cutout  # noqa: E402 (the example catalog's own cup cut-out)
 
 WIDTH, HEIGHT = 800, 600
+EXAMPLE_TRUTH = REPO / "tests" / "fixtures" / "example_alpha"  # make_examples.py --truth writes it
+TEXTURED_EXAMPLES = {"mug"}  # the example products photographed on a textured backdrop
 
 
 @dataclass(frozen=True)
@@ -257,3 +260,24 @@ def render(spec: SceneSpec, seed: int = 0) -> Scene:
 
 def all_scenes() -> list[Scene]:
     return [render(spec, seed) for seed, spec in enumerate(SCENES)]
+
+
+@dataclass(frozen=True)
+class ExamplePhoto:
+    name: str
+    backdrop: str  # "plain" | "textured"
+    photo_u8: np.ndarray  # HxWx3 uint8: the example catalog's photo as the pipeline reads it
+    alpha: np.ndarray  # HxW float32: the product's true coverage, from its drawing
+
+
+def example_photos() -> list[ExamplePhoto]:
+    """The example catalog's photos with their true alpha (rendered by make_examples.py --truth): the products
+    `make demo` animates, with their own shadows, gaps and backdrops."""
+    photos = []
+    for product in PRODUCTS:
+        bgr = cv2.imread(str(REPO / "examples" / "images" / f"{product.product_id}.jpg"))
+        alpha = cv2.imread(str(EXAMPLE_TRUTH / f"{product.product_id}.png"), cv2.IMREAD_GRAYSCALE)
+        photos.append(ExamplePhoto(product.product_id, "textured" if product.product_id in TEXTURED_EXAMPLES
+                                   else "plain", np.ascontiguousarray(bgr[..., ::-1]),
+                                   alpha.astype(np.float32) / 255.0))
+    return photos

@@ -13,6 +13,7 @@ Usage::
 
     python examples/make_examples.py            # all four products
     python examples/make_examples.py --only mug # iterate on one
+    python examples/make_examples.py --truth tests/fixtures/example_alpha  # the products' true alpha
 """
 
 from __future__ import annotations
@@ -802,14 +803,43 @@ PRODUCTS: list[Product] = [
 ]
 
 
+def true_alpha(product: Product) -> Array:
+    """The product's true coverage (HxW float32 in [0,1]), for scoring matting on the example photos: rendered twice,
+    on a black and on a white backdrop with every shadow off, at the float precision of the drawing (no JPEG);
+    where the two differ the backdrop shows through."""
+    module = globals()
+    drawing = {name: module[name] for name in ("studio_backdrop", "wood_texture", "darken", "contact_shadow", "finish")}
+    renders = []
+    try:
+        for level in (0.0, 1.0):
+            module["studio_backdrop"] = module["wood_texture"] = \
+                lambda size, *_, level=level, **__: np.full((size[1] * SS, size[0] * SS, 3), level, np.float32)
+            module["darken"] = lambda canvas, *_, **__: canvas
+            module["contact_shadow"] = lambda canvas, *_, **__: canvas
+            module["finish"] = lambda canvas: cv2.resize(canvas, (canvas.shape[1] // SS, canvas.shape[0] // SS),
+                                                         interpolation=cv2.INTER_AREA)
+            renders.append(product.render())
+    finally:
+        module.update(drawing)
+    return np.clip(1.0 - (renders[1] - renders[0]).mean(axis=2), 0.0, 1.0).astype(np.float32)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="product ids to (re)render")
+    ap.add_argument("--truth", type=Path, metavar="DIR",
+                    help="write each product's true alpha to DIR/<product_id>.png instead of the photos")
     args = ap.parse_args(argv)
     try:
         import skimage  # noqa: F401  (sample photos; generation-time only)
     except ImportError:
         raise SystemExit("make_examples.py needs scikit-image: pip install scikit-image==0.26.0")
+    if args.truth:
+        args.truth.mkdir(parents=True, exist_ok=True)
+        for p in PRODUCTS:
+            if not args.only or p.product_id in args.only:
+                Image.fromarray((true_alpha(p) * 255 + 0.5).astype(np.uint8)).save(args.truth / f"{p.product_id}.png")
+        return
     IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     for p in PRODUCTS:
         if args.only and p.product_id not in args.only:
