@@ -66,12 +66,13 @@ def local_detail(lab: np.ndarray) -> np.ndarray:
     return np.sqrt(cv2.GaussianBlur(high * high, (0, 0), 2.0))
 
 
-def shadow_colour(lab: np.ndarray, surface_lab: np.ndarray) -> np.ndarray:
-    """Pixels whose colour alone a soft shadow could explain: darker than the backdrop with about its hue."""
+def shadow_colour(lab: np.ndarray, surface_lab: np.ndarray, hue_shift_per_darkening: float = 0.2) -> np.ndarray:
+    """Pixels whose colour alone a soft shadow could explain: darker than the backdrop with about its hue (a deeper
+    shadow may shift it by `hue_shift_per_darkening` Lab units per unit of lightness lost)."""
     darker = surface_lab[..., 0] - lab[..., 0]
     chroma_shift = np.linalg.norm(lab[..., 1:] - surface_lab[..., 1:], axis=2)
     ratio = lab[..., 0] / np.maximum(surface_lab[..., 0], 1.0)
-    return (darker > 1.0) & (ratio > 0.4) & (chroma_shift < 3.0 + 0.2 * darker)
+    return (darker > 1.0) & (ratio > 0.4) & (chroma_shift < 3.0 + hue_shift_per_darkening * darker)
 
 
 def shadow_like(lab: np.ndarray, surface_lab: np.ndarray, detail: np.ndarray, noise_detail: float) -> np.ndarray:

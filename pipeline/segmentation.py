@@ -15,6 +15,8 @@ import numpy as np
 from pipeline.backdrop import shadow_colour, shadow_like
 
 SHADOW_REACH_PX = 6  # how far past a shadow's smooth body its colour alone marks the shadow
+STRICT_SHADOW_HUE_SHIFT = 0.1  # Lab hue shift per unit of darkening allowed a shadow beside the object (0.2 elsewhere)
+TINTED_SEED_REACH_PX = 4  # shadow-coloured seeds this close to seeds of another colour are left to the watershed
 HIST_BINS = 16  # per Lab channel, for the border's colour distribution on textured backdrops
 TEXTURE_SAMPLES = 12000  # pixels per class the textured path's classifier learns from
 TEXTURE_TREES = 30
@@ -72,6 +74,10 @@ def segment_plain(rgb_u8: np.ndarray, lab: np.ndarray, distance: np.ndarray, sur
     shadow_zone = _dilate(shadow_body, SHADOW_REACH_PX) & shadow_colour(lab, surface)
     seeds = _open((strong | textured) & ~shadowish)
     seeds &= ~shadow_zone
+    # a seed of the backdrop's own hue, only darker, beside a seed of another colour is as often the object's shadow
+    # as its shading (the doll's shadow under her hem, a plinth's contact shadow): the watershed decides there
+    tinted = shadow_colour(lab, surface, hue_shift_per_darkening=STRICT_SHADOW_HUE_SHIFT)
+    seeds &= ~(tinted & _dilate(seeds & ~tinted, TINTED_SEED_REACH_PX))
     # the backdrop seen through a narrow gap (between a tail and a leg) is not calm (both edges are near) but its
     # colour matches the backdrop closely
     close = cv2.GaussianBlur(distance, (0, 0), 0.7) < 2.0 * spread + 1.0
@@ -89,8 +95,26 @@ def segment_plain(rgb_u8: np.ndarray, lab: np.ndarray, distance: np.ndarray, sur
     smoothed = cv2.GaussianBlur(rgb_u8, (0, 0), 0.8)
     cv2.watershed(np.ascontiguousarray(smoothed[..., ::-1]), markers)
     obj = markers == 2
+    # the watershed's object flood fills narrow gaps whose backdrop lies in the object's shadow (their edges raise
+    # the detail measure, so no smooth shadow marks them): reopen them, and keep the matting out of them
+    gaps = shadowed_gaps(lab, tinted, obj)
+    obj &= ~gaps
     shadow = _open(shadowish & ~obj & (distance > 2.0 * spread + 0.5), 5)
-    return Segmentation(obj, shadow, backdrop_like, sure_backdrop)
+    return Segmentation(obj, shadow, backdrop_like | gaps,
+                        sure_backdrop | cv2.erode(gaps.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
+
+
+def shadowed_gaps(lab: np.ndarray, tinted: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The plain backdrop seen, in the object's shadow, through narrow gaps of `mask` (between a doll's arm and her
+    dress, between two legs): pixels of the backdrop's own hue, only darker (`tinted`), in the mask or beside it,
+    that the rest of the mask lies on both sides of within GAP_REACH_PX, and whose blob's colours are, by the median,
+    GAP_UNLIKE from every object pixel beside them (the shading of a white product resembles its own neighbours).
+    Those outside the mask are returned too, so the refinement leaves them to the backdrop."""
+    rest = mask & ~_open(mask & tinted, 3)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GAP_REACH_PX + 1,) * 2)
+    gaps = _open(tinted & ~rest, 3) & cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    gaps &= _unlike_object_nearby(cv2.GaussianBlur(lab, (0, 0), 0.8), gaps, rest, GAP_REACH_PX + 2, GAP_UNLIKE)
+    return _open(gaps, 3)
 
 
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
