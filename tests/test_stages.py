@@ -153,6 +153,13 @@ def test_a_plinth_under_a_statue_is_found_and_a_plain_column_has_none() -> None:
         statue[80:160, x:x + 8] = True  # four legs
     statue[160:180, 20:180] = True  # plinth
     assert base_rows(statue) == 160
+    statue[180:184, 70:130] = True  # the darkest middle of the plinth's contact shadow, left in the matte
+    assert base_rows(statue) == 160
     column = np.zeros((200, 200), bool)
     column[30:180, 80:120] = True
     assert base_rows(column) is None
+    walker = np.zeros((200, 200), bool)
+    walker[60:100, 10:190] = True  # a dinosaur's body and tail
+    walker[100:170, 70:85] = walker[100:170, 115:130] = True  # two legs
+    walker[170:185, 60:140] = True  # two feet side by side, touching
+    assert base_rows(walker) is None

@@ -136,7 +136,7 @@ def _mirror_options(driving_facing: str, product_facing: str) -> list[bool]:
 BASE_MIN_DEPTH = 0.03  # of the crop side: how far the product must reach below the clip's figure to have a base
 BASE_MARGIN = 0.01  # of the crop side: rows this far below the figure's lowest point belong to the base
 BASE_STEP = 2.5  # a plinth is at least this many times wider than what stands on it
-BASE_MIN_WIDTH = 0.4  # ... and at least this share of the product's widest row
+BASE_MIN_WIDTH = 0.6  # ... and at least this share of the product's widest row (a toy's two feet are narrower)
 BASE_MAX_HEIGHT = 0.25  # ... and at most this share of the product's height
 
 
@@ -148,10 +148,11 @@ def base_rows(support: np.ndarray) -> int | None:
     if len(rows) < 10:
         return None
     top, bottom = rows[0], rows[-1]
-    band_width = widths[bottom - max(1, (bottom - top) // 50): bottom + 1].max()
+    band_width = widths[bottom - max(1, (bottom - top) // 20): bottom + 1].max()
     if band_width < BASE_MIN_WIDTH * widths.max():
         return None
-    row = bottom
+    # a few narrower rows may hang below the plinth (the darkest middle of its contact shadow): start above them
+    row = int(rows[widths[rows] >= 0.6 * band_width][-1])
     while row > top and widths[row - 1] >= 0.6 * band_width:
         row -= 1
     above = widths[max(top, row - max(2, (bottom - top) // 20)): row]
