@@ -111,10 +111,7 @@ def shadowed_gaps(lab: np.ndarray, tinted: np.ndarray, mask: np.ndarray) -> np.n
     GAP_UNLIKE from every object pixel beside them (the shading of a white product resembles its own neighbours).
     Those outside the mask are returned too, so the refinement leaves them to the backdrop."""
     rest = mask & ~_open(mask & tinted, 3)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GAP_REACH_PX + 1,) * 2)
-    gaps = _open(tinted & ~rest, 3) & cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
-    gaps &= _unlike_object_nearby(cv2.GaussianBlur(lab, (0, 0), 0.8), gaps, rest, GAP_REACH_PX + 2, GAP_UNLIKE)
-    return _open(gaps, 3)
+    return _gaps_in_concavities(_open(tinted & ~rest, 3), rest, cv2.GaussianBlur(lab, (0, 0), 0.8))
 
 
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -388,11 +385,15 @@ def backdrop_gaps(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ratio = _colour_log_ratio(smooth, mask, inside, around)
     candidates = mask & (ratio < -GAP_LEVEL) & _touching(mask & (ratio < 0), ~mask)
     candidates = _open(candidates, 3)
-    rest = mask & ~candidates
+    return _gaps_in_concavities(candidates, mask & ~candidates, smooth)
+
+
+def _gaps_in_concavities(candidates: np.ndarray, rest: np.ndarray, smooth_lab: np.ndarray) -> np.ndarray:
+    """The `candidates` that `rest` (the object without them) lies on both sides of within GAP_REACH_PX (a closing of
+    it covers them) and whose blob's colours are, by the median, GAP_UNLIKE from every object pixel beside them."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GAP_REACH_PX + 1,) * 2)
-    closed = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
-    gaps = candidates & closed
-    gaps &= _unlike_object_nearby(smooth, gaps, rest, GAP_REACH_PX + 2, GAP_UNLIKE)
+    gaps = candidates & cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    gaps &= _unlike_object_nearby(smooth_lab, gaps, rest, GAP_REACH_PX + 2, GAP_UNLIKE)
     return _open(gaps, 3)
 
 
