@@ -112,22 +112,22 @@ def border_band(hole: np.ndarray) -> np.ndarray:
     return np.clip((deep - depth) / (deep - full), 0, 1)
 
 
-def texture_gain(hole: np.ndarray) -> np.ndarray:
-    """Per pixel: the share of the synthesised texture's contrast the fill keeps."""
-    return DEEP_TEXTURE_GAIN + (1 - DEEP_TEXTURE_GAIN) * border_band(hole)
+def texture_gain(band: np.ndarray) -> np.ndarray:
+    """Per pixel of the hole's `border_band`: the share of the synthesised texture's contrast the fill keeps."""
+    return DEEP_TEXTURE_GAIN + (1 - DEEP_TEXTURE_GAIN) * band
 
 
-def grain_transport(texture: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def grain_transport(texture: np.ndarray, hole: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The texture carried into the hole's border band along the backdrop's grain (coherence transport), and
-    per pixel how much it should count: the band's weight, times how clearly the backdrop has one direction there
-    (the structure tensor of the pixels around the hole, continued into it), times how well known pixels along
-    that direction supported the transport."""
+    per pixel how much it should count: the band's weight (`band`, from `border_band`), times how clearly the
+    backdrop has one direction there (the structure tensor of the pixels around the hole, continued into it), times
+    how well known pixels along that direction supported the transport."""
     reach = 2 * GRADIENT_REACH_PX + 1
     outside = ~cv2.dilate(hole.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)  # no object in it
     tensor = _masked_blur(gradient_products(texture.mean(axis=2)), outside, GRAIN_SIGMA_SHARE * max(hole.shape))
     along_y, along_x, coherence = grain(harmonic_fill(tensor, ~outside))
     carried, support = transport(texture, hole, along_y, along_x, FULL_CONTRAST_SHARES[1] * max(hole.shape))
-    return carried, (border_band(hole) * coherence * support).astype(np.float32)
+    return carried, (band * coherence * support).astype(np.float32)
 
 
 def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -139,9 +139,10 @@ def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     image = rgb_u8.astype(np.float32)
     light = _masked_blur(image, ~hole, LIGHT_SIGMA_SHARE * max(hole.shape))
     texture = image - light
-    synthesised = texture_gain(hole)[..., None] * synthesize_texture(texture, hole)
+    band = border_band(hole)
+    synthesised = texture_gain(band)[..., None] * synthesize_texture(texture, hole)
     synthesised_fine = synthesised - cv2.GaussianBlur(synthesised, (0, 0), FINE_DETAIL_SIGMA)
-    carried, share = grain_transport(texture, hole)
+    carried, share = grain_transport(texture, hole, band)
     share = share[..., None]
     fill = harmonic_fill(light, hole) + share * (carried + synthesised_fine) + (1 - share) * synthesised
     # what is left of a step at the border (a shadow edge finer than the lighting blur) is spread inwards

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.inpainting import inpaint_plate, texture_gain
+from pipeline.inpainting import border_band, inpaint_plate, texture_gain
 
 
 def _wood_with_hole() -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,7 @@ def test_a_brick_wall_gets_the_textured_fill_not_a_smooth_surface() -> None:
 
 def test_the_fill_keeps_full_contrast_near_the_border_and_half_deep_inside() -> None:
     truth, hole = _wood_with_hole()
-    gain = texture_gain(hole)
+    gain = texture_gain(border_band(hole))
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     assert np.allclose(gain[hole & (depth < 5)], 1.0) and np.allclose(gain[depth > 40], 0.5)
     photo = truth.copy()
