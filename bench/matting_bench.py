@@ -181,8 +181,8 @@ def main() -> None:
     parser.add_argument("--skip-inpainting", action="store_true")
     args = parser.parse_args()
     scenes = [s for s in all_scenes() if not args.only or s.name in args.only]
-    methods = matting_methods(args.weights_dir)
-    matting_rows = {} if args.skip_matting else run_matting(scenes, methods)
+    methods = {} if args.skip_matting else matting_methods(args.weights_dir)
+    matting_rows = run_matting(scenes, methods)
     if matting_rows:
         print_per_scene(scenes, matting_rows, 0, "Matting IoU per scene", ".3f")
         print_summary(scenes, matting_rows, ("IoU", "SAD"), (".3f", ".1f"), "Matting (mean over scenes)")
