@@ -1,0 +1,1 @@
+"""The puppet motion stage's algorithms: rig fit, parts, layers, mesh, ARAP, rendering."""
