@@ -8,6 +8,7 @@ import yaml
 
 from pipeline.catalog import CatalogItem
 from pipeline.errors import MissingFileError, ProductError, UsageError
+from pipeline.motion.rig import KINDS, rig_path
 from pipeline.video import is_clip_path
 
 DEFAULT_LIBRARY = Path(__file__).resolve().parent.parent / "motions"
@@ -24,6 +25,8 @@ class MotionSpec:
     categories: tuple[str, ...] = ()
     description: str = ""
     fit: str = "shape"  # shape: an articulated figure keeps its proportions; box: a stand-in fitted to any product
+    kind: str = "articulated"  # articulated | rigid: the whole object moves as one body
+    rig: Path | None = None  # the clip's skeleton track (library motions); None for a user's own clip
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,15 @@ def load_library(folder: Path = DEFAULT_LIBRARY) -> MotionLibrary:
     motions: dict[str, MotionSpec] = {}
     for name, entry in (data.get("motions") or {}).items():
         facing, fit = str(entry.get("facing", "front")), str(entry.get("fit", "shape"))
-        if facing not in FACINGS or fit not in FITS:
-            raise UsageError(f"motion {name!r} in {registry}: facing must be one of {FACINGS} and fit one of "
-                             f"{FITS}, not {facing!r} / {fit!r}")
+        kind = str(entry.get("kind", "articulated"))
+        if facing not in FACINGS or fit not in FITS or kind not in KINDS:
+            raise UsageError(f"motion {name!r} in {registry}: facing must be one of {FACINGS}, fit one of {FITS} "
+                             f"and kind one of {KINDS}, not {facing!r} / {fit!r} / {kind!r}")
+        clip = Path(folder) / entry["file"]
         motions[name] = MotionSpec(
-            name=name, path=Path(folder) / entry["file"], fps=float(entry.get("fps", 0) or 0), facing=facing,
+            name=name, path=clip, fps=float(entry.get("fps", 0) or 0), facing=facing,
             categories=tuple(entry.get("categories") or ()), description=str(entry.get("description", "")),
-            fit=fit,
+            fit=fit, kind=kind, rig=rig_path(clip) if rig_path(clip).is_file() else None,
         )
     mapping = {str(k).lower(): str(v) for k, v in (data.get("categories") or {}).items()}
     unknown = sorted({v for v in mapping.values() if v not in motions})
@@ -73,9 +78,14 @@ def user_clip(path_text: str, facing: str = "front") -> MotionSpec:
 
 
 def require_clip_file(spec: MotionSpec) -> MotionSpec:
+    """A library motion with its clip and its rig on disk."""
     if not spec.path.exists():
         raise MissingFileError(f"clip for motion {spec.name!r}", str(spec.path),
-                               "Regenerate the library with `python motions/make_motions.py` or choose another "
+                               "Regenerate the library with `make motions` or choose another "
+                               "motion (`animate-products motions list`).")
+    if spec.rig is None:
+        raise MissingFileError(f"rig for motion {spec.name!r}", str(rig_path(spec.path)),
+                               "Regenerate the library's clips and rigs with `make motions` or choose another "
                                "motion (`animate-products motions list`).")
     return spec
 

@@ -77,7 +77,8 @@ def _clip_hash(path: Path) -> str:
 
 def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[Path, str, float]:
     """Analyse a driving clip once and cache it under the output root, keyed by the clip's content.
-    Returns the cache file, its key and the seconds spent analysing (0 on a cache hit)."""
+    Returns the cache file, its key (with the rig's content, if the motion has one: a changed rig moves the product
+    anew) and the seconds spent analysing (0 on a cache hit)."""
     key = clip_cache_key(_clip_hash(spec.path), config.keypoints)
     path = config.driving_cache / f"{key}.npz"
     started = time.perf_counter()
@@ -86,7 +87,7 @@ def ensure_driving_analysis(spec: MotionSpec, config: PipelineConfig) -> tuple[P
         analyse_clip(frames, spec.facing, n_regions=config.keypoints).save(path)
     seconds = time.perf_counter() - started
     DrivingAnalysis.load(path)  # a cache file that does not load is an error now, not in every product
-    return path, key, seconds
+    return path, key if spec.rig is None else f"{key}-rig-{sha256_file(spec.rig)[:16]}", seconds
 
 
 def driving_clip_key(spec: MotionSpec) -> tuple[Path, str, float]:

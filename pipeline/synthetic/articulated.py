@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import cv2
@@ -26,6 +26,7 @@ GROUND_Y = 0.88  # canvas units: where the lowest point of the rest pose stands
 FIT_SIZE = 0.66  # the larger side of the rest pose's bounding box, in canvas units
 TEXELS_PER_UNIT = 1024  # texture resolution, independent of the render size
 SUPERSAMPLE = 2
+BASE_TOLERANCE = 0.01  # canvas units: outline points this close to the lowest one stand on the ground
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon fills
 
 
@@ -47,6 +48,7 @@ class Part:
     patches: tuple[Patch, ...]
     depth: float  # draw order, low first
     color: RGB
+    static: bool = False  # a root that never moves (a statue's plinth): it keeps the rest pose whatever the pose
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,19 +69,33 @@ class Figure:
     def part_names(self) -> list[str]:
         return [part.name for part in self.parts]
 
+    @cached_property
+    def base(self) -> tuple[float, float, float]:
+        """(y, left x, right x) of the line the rest pose stands on, relative to the root's pivot in canvas units:
+        the lowest outline points of the moving parts (within BASE_TOLERANCE of the lowest)."""
+        mats = part_transforms(self, Pose())
+        points = np.concatenate([apply_transform(mats[i], p.points) for i, part in enumerate(self.parts) if not part.static
+                                 for p in part.patches]) - self.home
+        bottom = points[:, 1].max()
+        xs = points[points[:, 1] >= bottom - BASE_TOLERANCE, 0]
+        return float(bottom), float(xs.min()), float(xs.max())
+
 
 @dataclass(frozen=True)
 class Pose:
     """Joint angles (radians, relative to the figure's design pose) keyed by part name, plus the root.
 
     The root turns by `rotation` (its own entry in `angles` is ignored), is scaled by `scale` (sx, sy in
-    canvas axes, about its pivot; equal for a uniform scale) and moved by `offset` (canvas units).
+    canvas axes; equal for a uniform scale) and moved by `offset` (canvas units). It turns and scales about its
+    pivot, or, when `contact` is a number c, about a point of the figure's base line (Figure.base): c = 0 its
+    centre, +1 its right end, -1 its left end (a product rocking on the edge of its base).
     """
 
     angles: Mapping[str, float] = field(default_factory=dict)
     offset: tuple[float, float] = (0.0, 0.0)
     rotation: float = 0.0
     scale: tuple[float, float] = (1.0, 1.0)
+    contact: float | None = None
 
 
 Motion = Callable[[float], Pose]  # phase in [0, 1) -> pose; phase 1 wraps to phase 0
@@ -144,18 +160,26 @@ def _scaling(sx: float, sy: float) -> np.ndarray:
     return np.diag([sx, sy, 1.0])
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:2, :2].T + matrix[:2, 2]
 
 
 def part_transforms(figure: Figure, pose: Pose) -> np.ndarray:
     """(P, 3, 3) homogeneous maps from each part's local frame to canvas units."""
     mats = np.empty((len(figure.parts), 3, 3))
+    about = np.zeros(2)
+    if pose.contact is not None:
+        bottom, left, right = figure.base
+        centre, half = (left + right) / 2.0, (right - left) / 2.0
+        about = np.array([centre + pose.contact * half, bottom])
     for index, part in enumerate(figure.parts):
-        if part.parent < 0:
+        if part.static:
+            mats[index] = _translation(*figure.home)
+        elif part.parent < 0:
             x = figure.home[0] + pose.offset[0]
             y = figure.home[1] + pose.offset[1]
-            mats[index] = _translation(x, y) @ _scaling(*pose.scale) @ _rotation(pose.rotation)
+            mats[index] = (_translation(x + about[0], y + about[1]) @ _scaling(*pose.scale) @ _rotation(pose.rotation)
+                           @ _translation(-about[0], -about[1]))
         else:
             local = _translation(*part.joint) @ _rotation(pose.angles.get(part.name, 0.0))
             mats[index] = mats[part.parent] @ local
@@ -167,7 +191,7 @@ def _canvas_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def _canvas_to_pixels(size: int | tuple[int, int], supersample: int = 1) -> np.ndarray:
+def canvas_to_pixels(size: int | tuple[int, int], supersample: int = 1) -> np.ndarray:
     """Canvas units -> pixel coordinates (OpenCV convention: pixel centres at integers).
 
     One canvas unit is the canvas height; x is centred so wide canvases add room at the sides.
@@ -180,7 +204,7 @@ def _canvas_to_pixels(size: int | tuple[int, int], supersample: int = 1) -> np.n
 
 def joint_positions(figure: Figure, pose: Pose, size: int | tuple[int, int] = 256) -> dict[str, np.ndarray]:
     """Pixel position (x, y) of every part's pivot, e.g. as ground-truth keypoints."""
-    to_px = _canvas_to_pixels(size)
+    to_px = canvas_to_pixels(size)
     mats = part_transforms(figure, pose)
     return {part.name: (to_px @ mats[i])[:2, 2].copy() for i, part in enumerate(figure.parts)}
 
@@ -188,7 +212,7 @@ def joint_positions(figure: Figure, pose: Pose, size: int | tuple[int, int] = 25
 def part_flow(figure: Figure, pose_from: Pose, pose_to: Pose, labels_from: np.ndarray,
               size: int | tuple[int, int] = 256) -> np.ndarray:
     """Ground-truth forward flow (H, W, 2) in pixels of each labelled pixel; NaN on the background."""
-    to_px = _canvas_to_pixels(size)
+    to_px = canvas_to_pixels(size)
     mats_from, mats_to = part_transforms(figure, pose_from), part_transforms(figure, pose_to)
     height, width = labels_from.shape
     ys, xs = np.mgrid[0:height, 0:width]
@@ -197,7 +221,7 @@ def part_flow(figure: Figure, pose_from: Pose, pose_to: Pose, labels_from: np.nd
     for index in np.unique(labels_from[labels_from >= 0]):
         moved = to_px @ mats_to[index] @ np.linalg.inv(to_px @ mats_from[index])
         inside = labels_from == index
-        flow[inside] = _apply(moved, pixels[inside]) - pixels[inside]
+        flow[inside] = apply_transform(moved, pixels[inside]) - pixels[inside]
     return flow
 
 
@@ -212,25 +236,30 @@ class _Builder:
         self._index: dict[str, int] = {}
 
     def add(self, name: str, parent: str | None, joint: Sequence[float], patches: Sequence[Patch],
-            depth: float, color: RGB) -> None:
+            depth: float, color: RGB, static: bool = False) -> None:
         parent_index = -1 if parent is None else self._index[parent]
         joint_xy = (float(joint[0]), float(joint[1]))
         self._index[name] = len(self.parts)
-        self.parts.append(Part(name, parent_index, joint_xy, tuple(patches), depth, color))
+        self.parts.append(Part(name, parent_index, joint_xy, tuple(patches), depth, color, static))
 
 
 def _scaled(part: Part, factor: float) -> Part:
     patches = tuple(Patch(p.points * factor, p.color) for p in part.patches)
     joint = (part.joint[0] * factor, part.joint[1] * factor)
-    return Part(part.name, part.parent, joint, patches, part.depth, part.color)
+    return Part(part.name, part.parent, joint, patches, part.depth, part.color, part.static)
+
+
+def _rest_bounds(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) corners of the rest pose's outline points, with the root's pivot at the origin."""
+    probe = Figure("probe", "front", tuple(parts), (0.0, 0.0), ())
+    mats = part_transforms(probe, Pose())
+    points = np.concatenate([apply_transform(mats[i], p.points) for i, part in enumerate(parts) for p in part.patches])
+    return points.min(axis=0), points.max(axis=0)
 
 
 def _fit(parts: Sequence[Part]) -> tuple[list[Part], tuple[float, float]]:
     """Scale design units so the rest pose is FIT_SIZE tall or wide, centred, standing on GROUND_Y."""
-    probe = Figure("probe", "front", tuple(parts), (0.0, 0.0), ())
-    mats = part_transforms(probe, Pose())
-    points = np.concatenate([_apply(mats[i], p.points) for i, part in enumerate(parts) for p in part.patches])
-    lo, hi = points.min(axis=0), points.max(axis=0)
+    lo, hi = _rest_bounds(parts)
     factor = FIT_SIZE / float(max(hi - lo))
     home = (0.5 - factor * (lo[0] + hi[0]) / 2.0, GROUND_Y - factor * hi[1])
     return [_scaled(part, factor) for part in parts], home
@@ -311,7 +340,7 @@ def _background_image(background: RGB | np.ndarray, width: int, height: int) -> 
 def _draw_part(canvas: np.ndarray, labels: np.ndarray, index: int, part: Part, texture: PartTexture,
                local_to_px: np.ndarray) -> None:
     """Fill the part's silhouette with its texture warped into place (only a bounding box is warped)."""
-    outlines = [_apply(local_to_px, p.points) for p in part.patches]
+    outlines = [apply_transform(local_to_px, p.points) for p in part.patches]
     corners = np.concatenate(outlines)
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 2, (canvas.shape[1], canvas.shape[0]))
@@ -351,7 +380,7 @@ def render(figure: Figure, pose: Pose, size: int | tuple[int, int] = 256,
     width, height = _canvas_size(size)
     canvas = np.zeros((height * SUPERSAMPLE, width * SUPERSAMPLE, 3), np.uint8)
     labels_2x = np.full(canvas.shape[:2], -1, np.int16)
-    to_px = _canvas_to_pixels(size, SUPERSAMPLE)
+    to_px = canvas_to_pixels(size, SUPERSAMPLE)
     mats = part_transforms(figure, pose)
     for index in sorted(range(len(figure.parts)), key=lambda i: figure.parts[i].depth):
         _draw_part(canvas, labels_2x, index, figure.parts[index], figure.textures[index], to_px @ mats[index])
@@ -396,9 +425,10 @@ def _horse_leg(b: _Builder, name: str, joint: Sequence[float], hind: bool, leg_l
 
 def horse(body_length: float = 1.0, body_depth: float = 1.0, leg_length: float = 1.0,
           neck_length: float = 1.0, head_size: float = 1.0, tail_length: float = 1.0,
-          color: RGB = HORSE_COAT, mane_color: RGB = HORSE_DARK, texture: str = "mottled",
+          color: RGB = HORSE_COAT, mane_color: RGB = HORSE_DARK, plinth: bool = False, texture: str = "mottled",
           seed: int = 0) -> Figure:
-    """Side-view horse facing right: body, neck, head, tail and four two-segment legs with hooves."""
+    """Side-view horse facing right: body, neck, head, tail and four two-segment legs with hooves; with `plinth`
+    a statue's base under the hooves, a static part behind the legs that the motion never moves."""
     b = _Builder()
     half, depth = 0.5 * body_length, 0.2 * body_depth
     body = [ellipse(0.0, 0.0, half, depth, power=2.3),
@@ -431,7 +461,22 @@ def horse(body_length: float = 1.0, body_depth: float = 1.0, leg_length: float =
     tail = [capsule((0.0, 0.0), (-0.11 * t, 0.08 * t), 0.045, 0.06),
             capsule((-0.11 * t, 0.08 * t), (-0.15 * t, 0.44 * t), 0.06, 0.03)]
     b.add("tail", "body", (-0.95 * half, -0.1 * body_depth), [Patch(p) for p in tail], 2, mane_color)
+    if plinth:
+        _add_plinth(b, half)
     return _assemble("horse", "right", b, texture, seed)
+
+
+PLINTH: RGB = (70, 64, 60)
+
+
+def _add_plinth(b: _Builder, half: float) -> None:
+    """A slab with a slightly wider top, its top edge where the rest pose's hooves stand."""
+    lo, hi = _rest_bounds(b.parts)
+    top, left, right = float(hi[1]), -0.85 * half - 0.06, 0.85 * half + 0.06
+    slab = polygon((left, top), (right, top), (right, top + 0.05), (left, top + 0.05))
+    block = polygon((left + 0.04, top + 0.05), (right - 0.04, top + 0.05), (right - 0.04, top + 0.2),
+                    (left + 0.04, top + 0.2))
+    b.add("plinth", None, (0.0, 0.0), [Patch(slab), Patch(block, _shade(PLINTH, 0.85))], -1, PLINTH, static=True)
 
 
 DRESS: RGB = (168, 48, 72)
@@ -453,8 +498,11 @@ def _doll_arm(b: _Builder, side: float, arm_length: float, dress: RGB, skin: RGB
 
 def doll(height: float = 1.0, head_size: float = 1.0, arm_length: float = 1.0, leg_length: float = 1.0,
          skirt_width: float = 1.0, dress_color: RGB = DRESS, skin_color: RGB = SKIN,
-         hair_color: RGB = HAIR, texture: str = "stripes", seed: int = 0) -> Figure:
-    """Front-view doll: dress (torso + skirt), head with hair and face, two-segment arms, two legs."""
+         hair_color: RGB = HAIR, hair_length: float = 0.0, texture: str = "stripes", seed: int = 0) -> Figure:
+    """Front-view doll: dress (torso + skirt), head with hair and face, two-segment arms, two legs.
+
+    `hair_length` > 0 adds two long locks, patches of the head, hanging between the torso and the arms: at 1.0
+    they reach about the elbows."""
     b = _Builder()
     h, w = height, skirt_width
     torso = ellipse(0.0, -0.22 * h, 0.15, 0.2 * h, power=3.0)
@@ -477,6 +525,10 @@ def doll(height: float = 1.0, head_size: float = 1.0, arm_length: float = 1.0, l
     fringe = ellipse(0.0, -0.3 * s, 0.15 * s, 0.07 * s)
     eyes = [ellipse(x * s, -0.17 * s, 0.022 * s, 0.028 * s) for x in (-0.055, 0.055)]
     mouth = ellipse(0.0, -0.085 * s, 0.035 * s, 0.012 * s)
+    if hair_length > 0:
+        # from the hair's sides down past the shoulders, a little inward so they hang in front of the arms' inner edge
+        bottom = -0.1 * s + 0.42 * hair_length
+        hair_tails += [capsule((x * s, -0.12 * s), (0.92 * x, bottom), 0.055 * s, 0.04) for x in (-0.16, 0.16)]
     patches = [Patch(hair, hair_color), *(Patch(p, hair_color) for p in hair_tails), Patch(neck), Patch(face),
                Patch(fringe, hair_color), *(Patch(e, EYE) for e in eyes), Patch(mouth, (150, 52, 60))]
     b.add("head", "torso", (0.0, -0.42 * h), patches, 3, skin_color)
@@ -662,12 +714,26 @@ def walk(phase: float) -> Pose:
     return Pose(angles, offset=(0.0, 0.012 * math.cos(2.0 * TAU * p)), rotation=0.03 * _sin(p, 2.0, 0.1))
 
 
+SWAY_DEGREES = 7.0
+
+
 def sway(phase: float) -> Pose:
-    """Column bending side to side about its base; upper segments bend more and lag slightly."""
-    p = phase % 1.0
-    amplitudes = (0.035, 0.045, 0.06, 0.06)
-    angles = {f"segment_{k + 1}": a * _sin(p, lag=0.04 * (k + 1)) for k, a in enumerate(amplitudes)}
-    return Pose(angles, rotation=0.025 * _sin(p))
+    """A rigid product rocking side to side on its base: it tips onto the bottom corner on the side it leans toward
+    (+-SWAY_DEGREES) and turns about that corner. The lean follows sin * |sin|, so it settles upright with no
+    jolt where the pivot changes corners; nothing bends."""
+    s = _sin(phase % 1.0)
+    lean = math.radians(SWAY_DEGREES) * s * abs(s)
+    return Pose(rotation=lean, contact=1.0 if lean >= 0 else -1.0)
+
+
+TILT_DEGREES = 8.0
+
+
+def tilt(phase: float) -> Pose:
+    """A rigid product leaning onto the right corner of its base by up to TILT_DEGREES and back upright, eased in
+    and out with a short rest upright."""
+    raised = max(0.0, 1.15 * (0.5 - 0.5 * math.cos(TAU * phase)) - 0.15)  # 0 around phase 0 (the rest), 1 at 0.5
+    return Pose(rotation=math.radians(TILT_DEGREES) * raised * raised * (3.0 - 2.0 * raised), contact=1.0)
 
 
 def _ease(a: float, b: float, t: float) -> float:
@@ -681,7 +747,8 @@ _GROUND_KEYS = ((0.0, 1.0), (0.13, 0.88), (_TAKE_OFF, 1.07), (_LAND, 1.07), (0.8
 
 
 def bounce(phase: float) -> Pose:
-    """Hop with squash and stretch; the base stays horizontal and is the scaling pivot."""
+    """A rigid product hopping with squash and stretch: one area-keeping scale (sx * sy = 1) about its base's
+    centre, which stays horizontal."""
     p = phase % 1.0
     if _TAKE_OFF < p < _LAND:
         t = (p - _TAKE_OFF) / (_LAND - _TAKE_OFF)
@@ -692,7 +759,7 @@ def bounce(phase: float) -> Pose:
         keys = _GROUND_KEYS
         k = next(i for i in range(len(keys) - 1) if keys[i][0] <= p <= keys[i + 1][0])
         stretch = _ease(keys[k][1], keys[k + 1][1], (p - keys[k][0]) / (keys[k + 1][0] - keys[k][0]))
-    return Pose(offset=(0.0, -height), scale=(1.0 / math.sqrt(stretch), stretch))
+    return Pose(offset=(0.0, -height), scale=(1.0 / stretch, stretch), contact=0.0)
 
 
 # ----------------------------------------------------------------------------- library
@@ -702,14 +769,16 @@ class MotionSpec(NamedTuple):
     make_figure: Callable[..., Figure]  # figure factory with its default proportions
     motion: Motion
     facing: str
+    kind: str = "articulated"  # or "rigid": the whole figure moves as one body (pipeline.motion.rig.KINDS)
 
 
 MOTIONS: dict[str, MotionSpec] = {
     "horse_gallop": MotionSpec(horse, gallop, "right"),
     "doll_wave": MotionSpec(doll, wave, "front"),
     "dino_walk": MotionSpec(dino, walk, "right"),
-    "sway": MotionSpec(column, sway, "front"),
-    "bounce": MotionSpec(squat_column, bounce, "front"),
+    "sway": MotionSpec(column, sway, "front", "rigid"),
+    "bounce": MotionSpec(squat_column, bounce, "front", "rigid"),
+    "tilt": MotionSpec(column, tilt, "front", "rigid"),
 }
 
 
