@@ -184,13 +184,29 @@ def _edges_inside(points: np.ndarray, edges: np.ndarray, mask_float: np.ndarray)
     return outside == 0
 
 
-def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels whose centres lie in each triangle (edges included): (flat pixel indices, triangle indices).
+@dataclass(frozen=True)
+class Runs:
+    """Horizontal runs of pixels covered by triangles: run r covers `length[r]` pixels of row `y[r]` from column
+    `x[r]`, inside triangle `triangle[r]`."""
+
+    y: np.ndarray  # (R,) float64
+    x: np.ndarray  # (R,) float64, first column
+    length: np.ndarray  # (R,) int64
+    triangle: np.ndarray  # (R,) int64
+
+    def pixels(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """(P,) flat index of every covered pixel, run after run, and (P,) its column offset within its run."""
+        offsets = np.arange(self.length.sum()) - np.repeat(np.cumsum(self.length) - self.length, self.length)
+        return np.repeat((self.y * width + self.x).astype(np.int64), self.length) + offsets, offsets
+
+
+def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]) -> Runs:
+    """The pixels whose centres lie in each triangle (edges included), as runs along rows.
 
     Scanline rasterisation, vectorised over all rows of all triangles. Each edge's crossing of a row is computed
     from its upper endpoint whichever triangle asks, so two triangles sharing an edge agree on it bit for bit
     and no pixel between them is lost. Triangles must have positive signed area (this module's orientation);
-    others cover nothing. Triangles later in the list come later in the output.
+    others cover nothing. Runs of later triangles come later.
     """
     height, width = shape
     corners = points[triangles]  # (M, 3, 2)
@@ -198,33 +214,35 @@ def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int])
     y_low = np.maximum(np.ceil(corners[:, :, 1].min(axis=1)), 0)
     y_high = np.minimum(np.floor(corners[:, :, 1].max(axis=1)), height - 1)
     rows = np.where(area > 0, y_high - y_low + 1, 0).clip(0).astype(np.int64)
+    # per triangle and edge: the upper endpoint, the slope dx/dy, and whether it bounds x from above or below
+    start, end = corners, corners[:, [1, 2, 0]]
+    rising = end[..., 1] > start[..., 1]  # with positive area the interior lies left of a rising edge
+    top = np.where(rising[..., None], start, end)
+    dy = np.abs(end[..., 1] - start[..., 1])
+    flat = dy == 0  # a horizontal edge bounds only rows, which y_low/y_high already do
+    slope = np.where(flat, 0.0, (np.where(rising, end[..., 0], start[..., 0]) - top[..., 0]) / np.where(flat, 1.0, dy))
+    bounds_above = rising & ~flat
+    bounds_below = ~rising & ~flat
+
     tri = np.repeat(np.arange(len(triangles)), rows)
     y = np.repeat(y_low, rows) + (np.arange(rows.sum()) - np.repeat(np.cumsum(rows) - rows, rows))
     x_low = np.full(len(y), -np.inf)
     x_high = np.full(len(y), np.inf)
     for k in range(3):
-        a, b = corners[tri, k], corners[tri, (k + 1) % 3]
-        rising = b[:, 1] > a[:, 1]  # with positive area the interior lies left of a rising edge (x <= crossing)
-        top = np.where(rising[:, None], a, b)
-        bottom = np.where(rising[:, None], b, a)
-        dy = bottom[:, 1] - top[:, 1]
-        flat = dy == 0  # a horizontal edge bounds only rows, which y_low/y_high already do
-        crossing = top[:, 0] + (y - top[:, 1]) * (bottom[:, 0] - top[:, 0]) / np.where(flat, 1.0, dy)
-        x_high = np.where(rising & ~flat, np.minimum(x_high, crossing), x_high)
-        x_low = np.where(~rising & ~flat, np.maximum(x_low, crossing), x_low)
+        crossing = top[tri, k, 0] + (y - top[tri, k, 1]) * slope[tri, k]
+        x_high = np.where(bounds_above[tri, k], np.minimum(x_high, crossing), x_high)
+        x_low = np.where(bounds_below[tri, k], np.maximum(x_low, crossing), x_low)
     col_low = np.maximum(np.ceil(x_low), 0)
-    col_high = np.minimum(np.floor(x_high), width - 1)
-    runs = np.maximum(col_high - col_low + 1, 0).astype(np.int64)
-    run_start = (y * width + col_low).astype(np.int64)
-    within = np.arange(runs.sum()) - np.repeat(np.cumsum(runs) - runs, runs)
-    return np.repeat(run_start, runs) + within, np.repeat(tri, runs)
+    length = np.maximum(np.minimum(np.floor(x_high), width - 1) - col_low + 1, 0).astype(np.int64)
+    keep = length > 0
+    return Runs(y[keep], col_low[keep], length[keep], tri[keep])
 
 
 def triangle_index_map(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) int32: the index of a triangle covering each pixel centre, -1 where none does."""
-    pixels, owner = rasterize(points, triangles, shape)
+    runs = rasterize(points, triangles, shape)
     index = np.full(shape[0] * shape[1], -1, np.int32)
-    index[pixels] = owner
+    index[runs.pixels(shape[1])[0]] = np.repeat(runs.triangle, runs.length)
     return index.reshape(shape)
 
 

@@ -16,45 +16,74 @@ OUTSIDE = -16.0  # source coordinate for uncovered pixels: far enough off the im
 MIN_SINGULAR = 1e-6  # a collapsed triangle's stretch is reported as 1 / this, so the facts stay finite
 
 
+def _linear_maps(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(M, 2, 2) linear part of the affine map taking each triangle (M, 3, 2) in `source` onto `target`."""
+    def edges(corners: np.ndarray) -> np.ndarray:
+        return np.stack([corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]], axis=2)  # edges as columns
+    e = edges(source)
+    det = e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]
+    inverse = np.stack([np.stack([e[:, 1, 1], -e[:, 0, 1]], axis=1),
+                        np.stack([-e[:, 1, 0], e[:, 0, 0]], axis=1)], axis=1) / det[:, None, None]
+    return edges(target) @ inverse
+
+
 def _inverse_affines(rest: np.ndarray, deformed: np.ndarray) -> np.ndarray:
     """(M, 2, 3) maps from each deformed triangle (M, 3, 2) back to its rest triangle (M, 3, 2)."""
-    homogeneous = np.concatenate([deformed, np.ones(deformed.shape[:2] + (1,))], axis=2)  # (M, 3, 3)
-    return np.linalg.solve(homogeneous, rest).transpose(0, 2, 1)
+    linear = _linear_maps(deformed, rest)
+    shift = rest[:, 0] - np.einsum("mij,mj->mi", linear, deformed[:, 0])
+    return np.concatenate([linear, shift[:, :, None]], axis=2)
 
 
 def render_mesh(premultiplied: np.ndarray, mesh: Mesh, deformed: np.ndarray, out_shape: tuple[int, int],
                 out: np.ndarray | None = None) -> np.ndarray:
-    """The image (H, W, 4) float32 premultiplied RGBA drawn through the mesh deformed to `deformed` (N, 2).
+    """The image (H, W, C) float32 premultiplied RGBA (alpha last) drawn through the mesh deformed to `deformed`.
 
-    Returns a new (oh, ow, 4) float32 image, zero off the mesh; or, given `out` (oh, ow, 4) float32, draws the
-    result over it in place (premultiplied "over": out = drawn + (1 - drawn alpha) * out) and returns it, so a
-    product's layers are drawn back to front into one canvas, touching only each layer's bounding box.
+    Returns a new (oh, ow, C) float32 image, zero off the mesh; or, given `out` (oh, ow, C) float32 C-contiguous,
+    draws over it in place (premultiplied "over": out = drawn + (1 - drawn alpha) * out, on the covered pixels
+    only) and returns it, so a product's layers are drawn back to front into one canvas.
     """
     height, width = out_shape
-    canvas = np.zeros((height, width, premultiplied.shape[2]), np.float32) if out is None else out
+    channels = premultiplied.shape[2]
+    if out is None:
+        canvas = np.zeros((height, width, channels), np.float32)
+    elif out.shape != (height, width, channels) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"render_mesh: out must be a C-contiguous float32 array of shape {(height, width, channels)}")
+    else:
+        canvas = out
     deformed = np.asarray(deformed, np.float64)
     triangles = np.asarray(mesh.triangles)
     area = signed_areas(deformed, triangles)
     # a flipped triangle is drawn too (its corners reordered so the rasteriser sees a positive area)
     triangles = np.where((area < 0)[:, None], triangles[:, [0, 2, 1]], triangles)
     triangles = triangles[np.abs(area) > 1e-9]
-    pixels, owner = rasterize(deformed, triangles, out_shape)
-    if len(pixels) == 0:
+    runs = rasterize(deformed, triangles, out_shape)
+    count = int(runs.length.sum())
+    if count == 0:
         return canvas
-    ys, xs = np.divmod(pixels, width)
-    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    inverse = _inverse_affines(np.asarray(mesh.vertices)[triangles], deformed[triangles])[owner]  # (P, 2, 3)
-    source = inverse[:, :, 0] * xs[:, None] + inverse[:, :, 1] * ys[:, None] + inverse[:, :, 2]
-    maps = np.full((bottom - top, right - left, 2), OUTSIDE, np.float32)
-    maps[ys - top, xs - left] = source
-    drawn = cv2.remap(premultiplied, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    box = canvas[top:bottom, left:right]
+    # the source position is affine along a run: its value at the run's first pixel plus a step per pixel
+    inverse = _inverse_affines(np.asarray(mesh.vertices)[triangles], deformed[triangles])[runs.triangle]  # (R, 2, 3)
+    first = inverse[:, :, 0] * runs.x[:, None] + inverse[:, :, 1] * runs.y[:, None] + inverse[:, :, 2]
+    pixels, offsets = runs.pixels(width)
+    source = np.repeat(first.astype(np.float32), runs.length, axis=0)
+    source += offsets.astype(np.float32)[:, None] * np.repeat(inverse[:, :, 0].astype(np.float32), runs.length, axis=0)
+    drawn = _sample(premultiplied, source)
+    flat = canvas.reshape(-1, channels)
     if out is not None:
-        box *= 1.0 - drawn[..., 3:4]
-        box += drawn
-    else:
-        box[...] = drawn
+        drawn += np.take(flat, pixels, axis=0) * (1.0 - drawn[:, -1:])
+    pixel_type = np.dtype((np.void, drawn.itemsize * channels))  # whole pixels scatter faster than rows of floats
+    flat.view(pixel_type).ravel()[pixels] = drawn.view(pixel_type).ravel()
     return canvas
+
+
+def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(P, C) bilinear samples of `image` at (P, 2) float32 points, zero off the image."""
+    count = len(points)
+    row = 4096  # cv2.remap takes maps under 32767 columns: lay the points out in rows
+    maps = np.full((-(-count // row) * row, 2), OUTSIDE, np.float32)
+    maps[:count] = points
+    sampled = cv2.remap(image, maps.reshape(-1, row, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=0)
+    return sampled.reshape(-1, image.shape[2])[:count]
 
 
 def deformation_stats(mesh: Mesh, deformed: np.ndarray) -> dict:
@@ -66,7 +95,7 @@ def deformation_stats(mesh: Mesh, deformed: np.ndarray) -> dict:
     triangles = np.asarray(mesh.triangles)
     if len(triangles) == 0:
         return {"flipped_triangles": 0, "max_stretch": 1.0, "mean_stretch": 1.0}
-    linear = _linear_maps(rest, deformed, triangles)
+    linear = _linear_maps(rest[triangles], deformed[triangles])
     a, b, c, d = linear[:, 0, 0], linear[:, 0, 1], linear[:, 1, 0], linear[:, 1, 1]
     # closed-form singular values of a 2x2 matrix: s1,2 = |q| +- |r| with q, r its conformal and anti-conformal parts
     conformal = np.hypot((a + d) / 2, (c - b) / 2)
@@ -79,10 +108,3 @@ def deformation_stats(mesh: Mesh, deformed: np.ndarray) -> dict:
     return {"flipped_triangles": flipped, "max_stretch": float(stretch.max()),
             "mean_stretch": float(np.sum(stretch * rest_area) / np.sum(rest_area))}
 
-
-def _linear_maps(rest: np.ndarray, deformed: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(M, 2, 2) linear part of each triangle's rest-to-deformed affine map (edge matrix times inverse rest edges)."""
-    def edge_matrix(points: np.ndarray) -> np.ndarray:
-        p = points[triangles]
-        return np.stack([p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]], axis=2)  # columns are the two edges
-    return edge_matrix(deformed) @ np.linalg.inv(edge_matrix(rest))
