@@ -17,21 +17,21 @@ MIN_SINGULAR = 1e-6  # a collapsed triangle's stretch is reported as 1 / this, s
 
 
 def _linear_maps(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(M, 2, 2) linear part of the affine map taking each triangle (M, 3, 2) in `source` onto `target`."""
-    def edges(corners: np.ndarray) -> np.ndarray:
-        return np.stack([corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]], axis=2)  # edges as columns
-    e = edges(source)
-    det = e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]
-    inverse = np.stack([np.stack([e[:, 1, 1], -e[:, 0, 1]], axis=1),
-                        np.stack([-e[:, 1, 0], e[:, 0, 0]], axis=1)], axis=1) / det[:, None, None]
-    return edges(target) @ inverse
+    """(M, 4) linear part [a, b, c, d] (row-major 2x2) of the affine map taking each triangle (M, 3, 2) in `source`
+    onto `target`: [[a, b], [c, d]] @ [u v] = [p q] for the source edges u, v and target edges p, q."""
+    u, v = source[:, 1] - source[:, 0], source[:, 2] - source[:, 0]
+    p, q = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
+    det = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    return np.stack([p[:, 0] * v[:, 1] - q[:, 0] * u[:, 1], q[:, 0] * u[:, 0] - p[:, 0] * v[:, 0],
+                     p[:, 1] * v[:, 1] - q[:, 1] * u[:, 1], q[:, 1] * u[:, 0] - p[:, 1] * v[:, 0]], axis=1) / det[:, None]
 
 
 def _inverse_affines(rest: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-    """(M, 2, 3) maps from each deformed triangle (M, 3, 2) back to its rest triangle (M, 3, 2)."""
-    linear = _linear_maps(deformed, rest)
-    shift = rest[:, 0] - np.einsum("mij,mj->mi", linear, deformed[:, 0])
-    return np.concatenate([linear, shift[:, :, None]], axis=2)
+    """(M, 6) maps [a, b, c, d, e, f] from each deformed triangle (M, 3, 2) back to its rest triangle (M, 3, 2):
+    rest x = a x + b y + c, rest y = d x + e y + f."""
+    a, b, d, e = _linear_maps(deformed, rest).T
+    x, y = deformed[:, 0, 0], deformed[:, 0, 1]
+    return np.stack([a, b, rest[:, 0, 0] - a * x - b * y, d, e, rest[:, 0, 1] - d * x - e * y], axis=1)
 
 
 def render_mesh(premultiplied: np.ndarray, mesh: Mesh, deformed: np.ndarray, out_shape: tuple[int, int],
@@ -61,11 +61,12 @@ def render_mesh(premultiplied: np.ndarray, mesh: Mesh, deformed: np.ndarray, out
     if count == 0:
         return canvas
     # the source position is affine along a run: its value at the run's first pixel plus a step per pixel
-    inverse = _inverse_affines(np.asarray(mesh.vertices)[triangles], deformed[triangles])[runs.triangle]  # (R, 2, 3)
-    first = inverse[:, :, 0] * runs.x[:, None] + inverse[:, :, 1] * runs.y[:, None] + inverse[:, :, 2]
+    a, b, c, d, e, f = _inverse_affines(np.asarray(mesh.vertices)[triangles], deformed[triangles])[runs.triangle].T
+    first = np.stack([a * runs.x + b * runs.y + c, d * runs.x + e * runs.y + f], axis=1).astype(np.float32)
+    step = np.stack([a, d], axis=1).astype(np.float32)
     pixels, offsets = runs.pixels(width)
-    source = np.repeat(first.astype(np.float32), runs.length, axis=0)
-    source += offsets.astype(np.float32)[:, None] * np.repeat(inverse[:, :, 0].astype(np.float32), runs.length, axis=0)
+    source = np.repeat(first, runs.length, axis=0)
+    source += offsets.astype(np.float32)[:, None] * np.repeat(step, runs.length, axis=0)
     drawn = _sample(premultiplied, source)
     flat = canvas.reshape(-1, channels)
     if out is not None:
@@ -95,8 +96,7 @@ def deformation_stats(mesh: Mesh, deformed: np.ndarray) -> dict:
     triangles = np.asarray(mesh.triangles)
     if len(triangles) == 0:
         return {"flipped_triangles": 0, "max_stretch": 1.0, "mean_stretch": 1.0}
-    linear = _linear_maps(rest[triangles], deformed[triangles])
-    a, b, c, d = linear[:, 0, 0], linear[:, 0, 1], linear[:, 1, 0], linear[:, 1, 1]
+    a, b, c, d = _linear_maps(rest[triangles], deformed[triangles]).T
     # closed-form singular values of a 2x2 matrix: s1,2 = |q| +- |r| with q, r its conformal and anti-conformal parts
     conformal = np.hypot((a + d) / 2, (c - b) / 2)
     anticonformal = np.hypot((a - d) / 2, (c + b) / 2)
