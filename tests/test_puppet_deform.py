@@ -85,13 +85,32 @@ def figure() -> tuple[np.ndarray, Mesh]:
 # ----------------------------------------------------------------------------- mesh
 
 
-def test_mesh_covers_the_mask_and_nothing_else(figure: tuple[np.ndarray, Mesh]) -> None:
-    mask, mesh = figure
+def comb_mask() -> np.ndarray:
+    """Teeth 4 px wide, 4 px apart, hanging from a bar."""
+    mask = np.zeros((100, 200), bool)
+    mask[10:30, 10:190] = True
+    for x in range(15, 190, 8):
+        mask[30:90, x:x + 4] = True
+    return mask
+
+
+def blobs_mask() -> np.ndarray:
+    """Smooth random blobs, some cut by the image border."""
+    noise = np.random.default_rng(0).random((200, 200)).astype(np.float32)
+    return cv2.GaussianBlur(noise, (0, 0), 6) > 0.5
+
+
+@pytest.mark.parametrize("make_mask, spacing", [(figure_mask, 10.0), (comb_mask, 12.0), (blobs_mask, 8.0),
+                                                (lambda: np.ones((60, 80), bool), 10.0)])
+def test_mesh_covers_the_mask_and_nothing_else(make_mask, spacing: float) -> None:
+    mask = make_mask()
+    mesh = mesh_from_mask(mask, spacing)
     covered = triangle_index_map(mesh.vertices, mesh.triangles, mask.shape) >= 0
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
     assert not (inner & ~covered).any()  # every mask pixel but the outermost row
-    assert (mask & ~covered).sum() < 0.1 * (mask & ~inner).sum()  # and nearly all of that row
+    assert (mask & ~covered).sum() < 0.25 * (mask & ~inner).sum()  # and most of that row (chords cut bends)
     assert not (covered & ~mask).any()
+    assert (signed_areas(mesh.vertices, mesh.triangles) > 1e-3).all()
 
 
 def test_mesh_is_clean(figure: tuple[np.ndarray, Mesh]) -> None:
@@ -143,9 +162,13 @@ def test_rasterizer_covers_pixels_on_shared_edges(offset: float) -> None:
     assert (index[99] < 0).all() and (index[:, 99] < 0).all()  # and nothing past the grid's edge at 98 + offset
 
 
-def test_mesh_rejects_an_empty_mask() -> None:
+def test_mesh_rejects_an_empty_or_pixel_thin_mask() -> None:
+    mask = np.zeros((10, 20), bool)
     with pytest.raises(ValueError):
-        mesh_from_mask(np.zeros((10, 10), bool), 5.0)
+        mesh_from_mask(mask, 5.0)
+    mask[5, 2:18] = True
+    with pytest.raises(ValueError):
+        mesh_from_mask(mask, 5.0)
 
 
 def test_vertex_labels_take_the_nearest_part_off_the_labels(figure: tuple[np.ndarray, Mesh]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.ndimage import distance_transform_edt
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, QhullError
 
 CONTOUR_TOLERANCE = 0.5  # px: how far the contour's pixel centres may stray from the chords that replace them
 EDGE_STEP = 0.25  # px between samples along an edge tested against the mask (finds gaps 1 px wide)
@@ -46,7 +46,8 @@ def mesh_from_mask(mask: np.ndarray, spacing: float) -> Mesh:
     """A mesh covering `mask` (H, W) bool, with edges about `spacing` px long; several components are fine.
 
     Contour points (outer contours and holes) are placed every `spacing` px and more densely where the contour
-    bends; interior points lie on a hexagonal grid at least spacing/2 inside. Raises ValueError for an empty mask.
+    bends; interior points lie on a hexagonal grid at least spacing/2 inside. Raises ValueError for an empty mask
+    or one too thin (a pixel wide) to hold a triangle.
     """
     if mask.ndim != 2 or not mask.any():
         raise ValueError("mesh_from_mask needs a non-empty 2D mask")
@@ -73,6 +74,8 @@ def mesh_from_mask(mask: np.ndarray, spacing: float) -> Mesh:
         if all(len(r) == len(s) for r, s in zip(refined, samples)):
             break
         samples = refined
+    if len(triangles) == 0:
+        raise ValueError("the mask is too thin to hold a triangle")
     return Mesh(points, triangles)
 
 
@@ -157,7 +160,10 @@ def _inside(mask_float: np.ndarray, points: np.ndarray) -> np.ndarray:
 def _triangles_inside(points: np.ndarray, mask_float: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Delaunay triangles of `points` whose centroid and edges lie in the mask, oriented, on used vertices only."""
     points = np.unique(points, axis=0)
-    triangles = Delaunay(points).simplices
+    try:
+        triangles = Delaunay(points).simplices
+    except QhullError:  # fewer than three points, or all on one line: a mask a pixel thin
+        return points[:0], np.zeros((0, 3), np.int32)
     area = signed_areas(points, triangles)
     triangles = np.where((area < 0)[:, None], triangles[:, [0, 2, 1]], triangles)
     keep = (np.abs(area) > MIN_AREA) & _inside(mask_float, points[triangles].mean(axis=1))

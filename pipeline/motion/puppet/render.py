@@ -67,11 +67,11 @@ def render_mesh(premultiplied: np.ndarray, mesh: Mesh, deformed: np.ndarray, out
     pixels, offsets = runs.pixels(width)
     source = np.repeat(first, runs.length, axis=0)
     source += offsets.astype(np.float32)[:, None] * np.repeat(step, runs.length, axis=0)
-    drawn = _sample(premultiplied, source)
+    drawn = _sample(np.ascontiguousarray(premultiplied, np.float32), source)
     flat = canvas.reshape(-1, channels)
     if out is not None:
         drawn += np.take(flat, pixels, axis=0) * (1.0 - drawn[:, -1:])
-    pixel_type = np.dtype((np.void, drawn.itemsize * channels))  # whole pixels scatter faster than rows of floats
+    pixel_type = np.dtype((np.void, 4 * channels))  # whole float32 pixels scatter faster than rows of floats
     flat.view(pixel_type).ravel()[pixels] = drawn.view(pixel_type).ravel()
     return canvas
 
