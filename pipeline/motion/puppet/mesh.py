@@ -215,29 +215,29 @@ def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int])
     others cover nothing. Runs of later triangles come later.
     """
     height, width = shape
-    corners = points[triangles]  # (M, 3, 2)
-    area = signed_areas(points, triangles)
-    y_low = np.maximum(np.ceil(corners[:, :, 1].min(axis=1)), 0)
-    y_high = np.minimum(np.floor(corners[:, :, 1].max(axis=1)), height - 1)
+    xs, ys = points[:, 0][triangles].T, points[:, 1][triangles].T  # (3, M): corner k of every triangle
+    area = 0.5 * ((xs[1] - xs[0]) * (ys[2] - ys[0]) - (xs[2] - xs[0]) * (ys[1] - ys[0]))
+    y_low = np.maximum(np.ceil(ys.min(axis=0)), 0)
+    y_high = np.minimum(np.floor(ys.max(axis=0)), height - 1)
     rows = np.where(area > 0, y_high - y_low + 1, 0).clip(0).astype(np.int64)
-    # per triangle and edge: the upper endpoint, the slope dx/dy, and whether it bounds x from above or below
-    start, end = corners, corners[:, [1, 2, 0]]
-    rising = end[..., 1] > start[..., 1]  # with positive area the interior lies left of a rising edge
-    top = np.where(rising[..., None], start, end)
-    dy = np.abs(end[..., 1] - start[..., 1])
+    # edge k runs from corner k to corner k+1; per edge: its upper endpoint, slope dx/dy and the side it bounds
+    x_end, y_end = xs[[1, 2, 0]], ys[[1, 2, 0]]
+    rising = y_end > ys  # with positive area the interior lies left of a rising edge (x <= its crossing)
+    top_x, top_y = np.where(rising, xs, x_end), np.where(rising, ys, y_end)
+    dy = np.abs(y_end - ys)
     flat = dy == 0  # a horizontal edge bounds only rows, which y_low/y_high already do
-    slope = np.where(flat, 0.0, (np.where(rising, end[..., 0], start[..., 0]) - top[..., 0]) / np.where(flat, 1.0, dy))
-    bounds_above = rising & ~flat
-    bounds_below = ~rising & ~flat
+    slope = (np.where(rising, x_end, xs) - top_x) / np.where(flat, 1.0, dy)
+    above = np.where(rising & ~flat, 0.0, np.inf)  # added to an edge's crossing: the edges that bound x from above
+    below = np.where(~rising & ~flat, 0.0, -np.inf)  # ... and from below
 
-    tri = np.repeat(np.arange(len(triangles)), rows)
+    tri = np.repeat(np.arange(len(area)), rows)
     y = np.repeat(y_low, rows) + (np.arange(rows.sum()) - np.repeat(np.cumsum(rows) - rows, rows))
     x_low = np.full(len(y), -np.inf)
     x_high = np.full(len(y), np.inf)
     for k in range(3):
-        crossing = top[tri, k, 0] + (y - top[tri, k, 1]) * slope[tri, k]
-        x_high = np.where(bounds_above[tri, k], np.minimum(x_high, crossing), x_high)
-        x_low = np.where(bounds_below[tri, k], np.maximum(x_low, crossing), x_low)
+        crossing = top_x[k][tri] + (y - top_y[k][tri]) * slope[k][tri]
+        np.minimum(x_high, crossing + above[k][tri], out=x_high)
+        np.maximum(x_low, crossing + below[k][tri], out=x_low)
     col_low = np.maximum(np.ceil(x_low), 0)
     length = np.maximum(np.minimum(np.floor(x_high), width - 1) - col_low + 1, 0).astype(np.int64)
     keep = length > 0
