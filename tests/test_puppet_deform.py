@@ -162,6 +162,15 @@ def test_rasterizer_covers_pixels_on_shared_edges(offset: float) -> None:
     assert (index[99] < 0).all() and (index[:, 99] < 0).all()  # and nothing past the grid's edge at 98 + offset
 
 
+def test_mesh_is_read_only_and_leaves_the_caller_s_arrays_alone() -> None:
+    vertices, triangles = np.array([[0, 0], [4, 0], [0, 4]]), np.array([[0, 2, 1]])
+    mesh = Mesh(vertices, triangles)
+    assert mesh.vertices.dtype == np.float64 and mesh.triangles.dtype == np.int32
+    with pytest.raises(ValueError):
+        mesh.vertices[0, 0] = 1.0
+    vertices[0, 0] = 1  # still the caller's to change
+
+
 def test_mesh_rejects_an_empty_or_pixel_thin_mask() -> None:
     mask = np.zeros((10, 20), bool)
     with pytest.raises(ValueError):

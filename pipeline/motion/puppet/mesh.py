@@ -23,7 +23,7 @@ CONTOUR_TOLERANCE = 0.5  # px: how far the contour's pixel centres may stray fro
 EDGE_STEP = 0.25  # px between samples along an edge tested against the mask (finds gaps 1 px wide)
 INSIDE_LEVEL = 0.2  # bilinear mask value above which an edge sample counts as inside
 MIN_AREA = 1e-3  # px^2: smaller triangles are degenerate
-REFINE_ROUNDS = 6
+REFINE_ROUNDS = 6  # at most this many re-samplings of the contour where pixels were left uncovered
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,8 +32,11 @@ class Mesh:
     triangles: np.ndarray  # (M, 3) int32, positive signed area in (x, y): clockwise on screen
 
     def __post_init__(self) -> None:
-        for array in (self.vertices, self.triangles):
-            array.flags.writeable = False
+        # read-only views: a mesh cannot change under a solver prefactored on it, and the caller's arrays stay writable
+        for name, dtype in (("vertices", np.float64), ("triangles", np.int32)):
+            view = np.asarray(getattr(self, name), dtype).view()
+            view.flags.writeable = False
+            object.__setattr__(self, name, view)
 
 
 def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
