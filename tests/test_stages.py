@@ -10,7 +10,8 @@ from pipeline.fusion import composite_frame, feather_ramp
 from pipeline.inpainting import inpaint_plate, make_hole
 from pipeline.matting import estimate_matte
 from pipeline.motion.driving import analyse_clip
-from pipeline.motion.transfer import base_rows, driving_index, transfer_motion
+from pipeline.motion.alignment import base_rows, driving_index
+from pipeline.motion.transfer import transfer_motion
 from pipeline.stages.localize import cut_square, square_crop_box
 from pipeline.synthetic.articulated import render_motion
 from pipeline.upscaling import upscale_rgba_lanczos

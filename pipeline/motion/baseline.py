@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.motion.transfer import driving_index, warp_rgba
+from pipeline.motion.alignment import driving_index
+from pipeline.motion.transfer import warp_rgba
 
 
 def _box(mask: np.ndarray) -> tuple[float, float, float, float]:

@@ -23,7 +23,7 @@ from models.motion_model import Animated, MotionModel
 from models.motion_models import load_motion_model
 from models.nn.grid import warp
 from pipeline.motion.model_choice import MotionModelFiles
-from pipeline.motion.transfer import driving_index
+from pipeline.motion.alignment import driving_index
 
 WHITE_TOLERANCE = 0.12  # a generated pixel this far (darkest channel) from white counts as fully object
 MIN_ALPHA = 0.02  # below this the colour is not un-blended from the white backdrop

@@ -1,0 +1,201 @@
+"""Moving the fitted rig's limbs onto the product's own limbs. The silhouette fit places the rig as a whole, but a
+toy's legs may stand further back than the clip figure's, and a doll's shoulders lower. So every limb (a chain of
+bones ending in a hand, a hoof, a tail tip) is matched to an extremity of the product's matte (an end of its medial
+axis), and its bones are laid along the medial axis from that extremity back to where the limb joins the body
+(where the matte widens), in the rig's proportions. Limbs with no extremity near keep the fit's placement; every
+joint ends up inside the matte."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from pipeline.motion.alignment import (FIRST_FRAME_BONUS, FITS, REFERENCE_STEP, Alignment, Candidate,
+                                       coarse_alignment, mirror_options, refined_alignment)
+from pipeline.motion.driving import DrivingAnalysis
+from pipeline.motion.puppet.parts import limb_chains, neighbour_slices
+from pipeline.motion.puppet.skeleton import Driver, Skeleton, rig_skeleton
+from pipeline.motion.rig import Rig
+
+WORK_SIDE = 256  # the medial axis is traced at this size
+MIN_BRANCH = 0.05  # of the side: shorter medial-axis branches are outline noise, not limbs
+MATCH_REACH = 0.25  # of the side: a limb's end is matched to an extremity at most this far away
+WIDENING = 2.5  # a limb joins the body where the matte is this many times wider than the limb
+LIMB_SPAN = (0.1, 0.6)  # stretch of the path (from the extremity) whose width is the limb's width
+JOIN_SEARCH_FROM = 0.3  # the join is looked for beyond this share of the path
+LIMB_MISS_WEIGHT = 1.0  # overlap score given up per side-share of mean distance from limb ends to extremities
+ELONGATION = 2.0  # a matched path must be this many times as long as it is wide to be a limb
+
+
+def inside_point(dist: np.ndarray, point: np.ndarray, min_depth: float = 2.0) -> np.ndarray:
+    """`point` if the matte holds it at least `min_depth` px deep, else the nearest pixel that does."""
+    x, y = np.round(point).astype(int)
+    if 0 <= y < dist.shape[0] and 0 <= x < dist.shape[1] and dist[y, x] >= min_depth:
+        return point
+    ys, xs = np.nonzero(dist >= min(min_depth, float(dist.max())))
+    nearest = int(np.argmin((xs - point[0]) ** 2 + (ys - point[1]) ** 2))
+    return np.array([xs[nearest], ys[nearest]], np.float64)
+
+
+def _crossing_numbers(thin: np.ndarray) -> np.ndarray:
+    """Per pixel, the number of separate runs of set pixels among its 8 neighbours taken in circular order:
+    1 at a branch's end, 2 along a branch, 3 or more at a fork (robust to the corners thinning leaves)."""
+    padded = np.pad(thin, 1).astype(np.int8)
+    height, width = thin.shape
+    ring = [(0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0), (0, 0)]
+    values = [padded[dy:dy + height, dx:dx + width] for dy, dx in ring]
+    runs = sum(((values[i] == 0) & (values[(i + 1) % 8] == 1)).astype(np.int32) for i in range(8))
+    return np.where(thin, runs, 0)
+
+
+class MedialAxis:
+    """The matte's medial axis (thinned) as a pixel graph, its extremities and the matte's distance transform."""
+
+    def __init__(self, matte: np.ndarray) -> None:
+        height, width = matte.shape
+        self.factor = min(1.0, WORK_SIDE / max(height, width))
+        size = (max(1, round(width * self.factor)), max(1, round(height * self.factor)))
+        small = cv2.resize(matte.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
+        self.dist = cv2.distanceTransform(small.astype(np.uint8), cv2.DIST_L2, 5)
+        thin = cv2.ximgproc.thinning(small.astype(np.uint8) * 255) > 0
+        ys, xs = np.nonzero(thin)
+        self.points = np.stack([xs, ys], axis=1).astype(np.float64)
+        index = np.full(thin.shape, -1, np.int64)
+        index[ys, xs] = np.arange(len(ys))
+        rows, cols, costs = [], [], []
+        for here, there, step in neighbour_slices(thin.shape):
+            src, dst = index[here], index[there]
+            both = (src >= 0) & (dst >= 0)
+            rows.append(src[both])
+            cols.append(dst[both])
+            costs.append(np.full(int(both.sum()), step))
+        count = len(ys)
+        self.graph = coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(count, count)).tocsr()
+        crossings = _crossing_numbers(thin)[ys, xs]
+        self.ends = self._long_branch_ends(np.nonzero(crossings == 1)[0], crossings >= 3, MIN_BRANCH * max(size))
+
+    def _long_branch_ends(self, ends: np.ndarray, forks: np.ndarray, min_length: float) -> np.ndarray:
+        """End pixels whose branch (up to the first fork) is at least `min_length` long."""
+        if not len(ends):
+            return ends
+        distances = dijkstra(self.graph, directed=False, indices=ends, limit=min_length)
+        keep = [not np.any(forks & np.isfinite(row)) for row in distances]
+        return ends[np.array(keep, bool)]
+
+    def path(self, start: int, goal_point: np.ndarray) -> np.ndarray:
+        """Medial-axis pixels (work size) from node `start` to the node reachable from it nearest `goal_point`
+        (work size)."""
+        distances, predecessors = dijkstra(self.graph, directed=False, indices=start, return_predecessors=True)
+        reachable = np.nonzero(np.isfinite(distances))[0]
+        goal = int(reachable[np.argmin(np.linalg.norm(self.points[reachable] - goal_point[None], axis=1))])
+        nodes = [goal]
+        while nodes[-1] != start:
+            nodes.append(int(predecessors[nodes[-1]]))
+        return self.points[nodes[::-1]]
+
+    def width(self, points: np.ndarray) -> np.ndarray:
+        xs = np.clip(np.round(points[:, 0]).astype(int), 0, self.dist.shape[1] - 1)
+        ys = np.clip(np.round(points[:, 1]).astype(int), 0, self.dist.shape[0] - 1)
+        return self.dist[ys, xs]
+
+
+def _limb_path(axis: MedialAxis, end: int, root_joint: np.ndarray) -> np.ndarray:
+    """Medial-axis path (work size) from extremity `end` towards the limb's root joint, cut where the limb joins
+    a wider body."""
+    path = axis.path(end, root_joint)
+    if len(path) < 5:
+        return path
+    widths = axis.width(path)
+    lo, hi = (int(round(share * len(path))) for share in LIMB_SPAN)
+    limb = float(np.median(widths[lo:max(hi, lo + 1)]))
+    beyond = np.nonzero(widths[int(JOIN_SEARCH_FROM * len(path)):] > WIDENING * max(limb, 1.0))[0]
+    if len(beyond):
+        path = path[: int(JOIN_SEARCH_FROM * len(path)) + int(beyond[0]) + 1]
+    return path
+
+
+def _limb_like(axis: MedialAxis, path: np.ndarray) -> bool:
+    """A path at least ELONGATION times as long as the limb is wide (a tail, a leg; not a head's blob)."""
+    length = float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+    return length >= ELONGATION * 2.0 * float(np.median(axis.width(path)))
+
+
+def _along(path: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Points at the given shares of a polyline's length."""
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    targets = shares * arc[-1]
+    return np.stack([np.interp(targets, arc, path[:, 0]), np.interp(targets, arc, path[:, 1])], axis=1)
+
+
+def _limb_chains(skeleton: Skeleton) -> dict[int, list[int]]:
+    return {end: chain for end, chain in limb_chains(skeleton).items() if skeleton.parents[end] >= 0}
+
+
+def match_limbs(skeleton: Skeleton, axis: MedialAxis, side: int) -> tuple[list[tuple[int, int]], float]:
+    """Limb ends (end bones' tails) matched one to one to the medial axis's extremities, nearest overall: the
+    (end bone, extremity node) pairs within reach, and the mean distance over all limbs as a share of the side
+    (a limb without an extremity within reach counts as at the reach)."""
+    chains = _limb_chains(skeleton)
+    reach = MATCH_REACH * side
+    if not chains:
+        return [], 0.0
+    if not len(axis.ends):
+        return [], MATCH_REACH
+    limb_ends = list(chains)
+    targets = axis.points[axis.ends] / axis.factor
+    cost = np.minimum(np.linalg.norm(skeleton.tails[limb_ends][:, None] - targets[None], axis=2), reach)
+    rows, cols = linear_sum_assignment(cost)
+    pairs = [(limb_ends[r], int(axis.ends[c])) for r, c in zip(rows, cols) if cost[r, c] < reach]
+    total = float(cost[rows, cols].sum()) + reach * (len(limb_ends) - len(rows))
+    return pairs, total / len(limb_ends) / side
+
+
+def refine_bones(skeleton: Skeleton, matte: np.ndarray, axis: MedialAxis | None = None) -> Skeleton:
+    """The skeleton with its limbs laid onto the product's limbs and every joint inside `matte` (bool, crop px;
+    a statue's base already taken out; `axis` its MedialAxis if already traced)."""
+    dist = cv2.distanceTransform(matte.astype(np.uint8), cv2.DIST_L2, 5)
+    heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
+    axis = axis or MedialAxis(matte)
+    chains = _limb_chains(skeleton)
+    if chains:
+        for end, node in match_limbs(skeleton, axis, max(matte.shape))[0]:
+            chain = chains[end][::-1]  # from the limb's root bone to its end bone
+            path = _limb_path(axis, node, heads[chain[0]] * axis.factor)[::-1] / axis.factor
+            if len(path) < 2 or not _limb_like(axis, path * axis.factor):
+                continue
+            lengths = np.array([np.linalg.norm(tails[b] - heads[b]) for b in chain])
+            shares = np.concatenate([[0.0], np.cumsum(lengths) / max(lengths.sum(), 1e-9)])
+            joints = _along(path, shares)
+            for i, bone in enumerate(chain):
+                heads[bone], tails[bone] = joints[i], joints[i + 1]
+    for k in range(skeleton.count):
+        heads[k] = inside_point(dist, heads[k])
+    return skeleton.with_bones(heads, tails)
+
+
+def fit_rig(rig: Rig, analysis: DrivingAnalysis, figure: np.ndarray, product_facing: str,
+            fit: str) -> tuple[int, Alignment, Skeleton, Driver]:
+    """The reference pose and placement of a rig on the product (`figure`: its matte without a base): among the
+    clip frames, the one whose silhouette overlaps the product's best and whose limb ends land nearest the
+    product's extremities; then the limbs laid onto the product's. Returns (reference frame, alignment,
+    skeleton, driver)."""
+    axis = MedialAxis(figure)
+    mirrors = mirror_options(analysis.facing, product_facing)
+    product_mask = figure.astype(np.float32)
+    side = max(figure.shape)
+    best: tuple[float, int, Candidate] | None = None
+    for frame in range(0, analysis.n_frames, REFERENCE_STEP):
+        candidate = coarse_alignment(analysis.masks[frame], product_mask, mirrors, FITS[fit])
+        placed, _ = rig_skeleton(rig, candidate.matrix, frame)
+        miss = match_limbs(placed, axis, side)[1]
+        score = candidate.score - LIMB_MISS_WEIGHT * miss + (FIRST_FRAME_BONUS if frame == 0 else 0.0)
+        if best is None or score > best[0]:
+            best = (score, frame, candidate)
+    _, reference, coarse = best
+    alignment = refined_alignment(analysis.masks[reference], product_mask, coarse, FITS[fit])
+    skeleton, driver = rig_skeleton(rig, alignment.matrix, reference)
+    return reference, alignment, refine_bones(skeleton, figure, axis), driver

@@ -1,0 +1,127 @@
+"""Depth layers: parts that overlap another part of other depth in the reference pose or during the motion are
+drawn as separate layers, back to front (the far legs behind the body, the near ones in front). A layer also gets
+the part of it that the layers in front hide in the photo (the body under a near thigh), filled from its own
+pixels, so a limb that swings away uncovers body and not a hole."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from pipeline.motion.puppet.pixels import premultiply
+from pipeline.motion.puppet.skeleton import apply
+
+GRID_SIDE = 96  # overlaps during the motion are measured on a grid of this many cells across
+OVERLAP_SHARE = 0.04  # of the smaller part's cells: more overlap than this, away from their joint, is a conflict
+SAMPLE_POINTS = 4000  # pixels per part carried through the motion to measure overlaps
+EXTENSION_SHARE = 0.06  # of the crop side: how far a layer is continued under the layers in front of it
+
+
+@dataclass(frozen=True)
+class Layer:
+    parts: tuple[int, ...]  # part labels drawn by this layer
+    own: np.ndarray  # (H, W) bool: the layer's pixels in the photo
+    hidden: np.ndarray  # (H, W) bool: its continuation under the layers in front (filled, not photographed)
+    labels: np.ndarray  # (H, W) int32: part per pixel of own | hidden, -1 elsewhere
+    premultiplied: np.ndarray  # (H, W, 4) float32: the layer's image, colour premultiplied by alpha
+
+
+def _cells(points: np.ndarray, factor: float, side: int) -> np.ndarray:
+    cells = np.floor(points * factor).astype(int)
+    keep = (cells[:, 0] >= 0) & (cells[:, 0] < side) & (cells[:, 1] >= 0) & (cells[:, 1] < side)
+    return np.unique(cells[keep, 1] * side + cells[keep, 0])
+
+
+def conflicts(labels: np.ndarray, part_maps: list[np.ndarray], joints: dict[tuple[int, int], np.ndarray],
+              joint_radius: float) -> set[tuple[int, int]]:
+    """Part pairs (a < b) that overlap in some frame: a part's pixels carried by its map, counted on a coarse grid;
+    near the joint of a joined pair (a disk of `joint_radius` about it, carried by the child's map) overlap is
+    expected and not counted. `part_maps`: per sampled frame a (P, 3, 3) map per part label, `joints`: per joined
+    pair the joint's position at the reference pose."""
+    factor = GRID_SIDE / max(labels.shape)
+    rng = np.random.default_rng(0)
+    points = {}
+    for part in np.unique(labels[labels >= 0]):
+        ys, xs = np.nonzero(labels == part)
+        pick = rng.choice(len(xs), min(len(xs), SAMPLE_POINTS), replace=False)
+        points[int(part)] = np.stack([xs[pick], ys[pick]], axis=1).astype(np.float64)
+    found: set[tuple[int, int]] = set()
+    parts = sorted(points)
+    for maps in part_maps:
+        cells = {p: _cells(apply(maps[p], points[p]), factor, GRID_SIDE) for p in parts}
+        for i, a in enumerate(parts):
+            for b in parts[i + 1:]:
+                if (a, b) in found:
+                    continue
+                shared = np.intersect1d(cells[a], cells[b], assume_unique=True)
+                pair = (a, b) if (a, b) in joints else (b, a)
+                if pair in joints and len(shared):
+                    joint = apply(maps[pair[1]], joints[pair][None])[0] * factor
+                    centres = np.stack([shared % GRID_SIDE, shared // GRID_SIDE], axis=1) + 0.5
+                    shared = shared[np.linalg.norm(centres - joint, axis=1) > joint_radius * factor]
+                if len(shared) > OVERLAP_SHARE * min(len(cells[a]), len(cells[b])):
+                    found.add((a, b))
+    return found
+
+
+def group_layers(depths: dict[int, float], conflicting: set[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """Parts grouped into layers back to front: parts of one depth share a layer, and the next depth joins the
+    current layer unless one of its parts conflicts with one there."""
+    levels: dict[float, list[int]] = {}
+    for part, depth in depths.items():
+        levels.setdefault(depth, []).append(part)
+    layers: list[list[int]] = []
+    for depth in sorted(levels):
+        level = levels[depth]
+        clash = layers and any((min(a, b), max(a, b)) in conflicting for a in layers[-1] for b in level)
+        if layers and not clash:
+            layers[-1].extend(level)
+        else:
+            layers.append(list(level))
+    return [tuple(sorted(layer)) for layer in layers]
+
+
+def _nearest_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """`values` with every pixel outside `known` taken from the nearest known pixel."""
+    _, (near_y, near_x) = distance_transform_edt(~known, return_indices=True)
+    return values[near_y, near_x]
+
+
+def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, ...]],
+                 static: int | None = None) -> list[Layer]:
+    """The layers' pixels, hidden continuations and premultiplied images. A layer's soft matte edge stays with it:
+    background pixels beside it (alpha below one, no part) belong to the nearest layer. The `static` part (a
+    plinth) is continued under nothing: what stands on it never leaves it uncovered."""
+    height, width = labels.shape
+    radius = max(2, int(round(EXTENSION_SHARE * max(height, width))))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    layer_of_part = {part: i for i, group in enumerate(groups) for part in group}
+    layer_index = np.full(labels.shape, -1, np.int32)
+    for part, i in layer_of_part.items():
+        layer_index[labels == part] = i
+    # soft edges: pixels with some alpha but no part join the nearest layer
+    edge = (rgba[..., 3] > 0) & (layer_index < 0)
+    if edge.any() and (layer_index >= 0).any():
+        layer_index = np.where(edge, _nearest_fill(layer_index, layer_index >= 0), layer_index)
+    premultiplied = premultiply(rgba)
+    layers = []
+    for i, group in enumerate(groups):
+        own = layer_index == i
+        if not own.any():
+            continue
+        front = layer_index > i
+        hidden = (cv2.morphologyEx(own.astype(np.uint8), cv2.MORPH_CLOSE, disk).astype(bool) & front
+                  & (rgba[..., 3] > 0.5) & (static not in group))
+        grown = _nearest_fill(np.where(np.isin(labels, group), labels, -1), np.isin(labels, group))
+        layer_labels = np.where(own | hidden, grown, -1).astype(np.int32)
+        image = np.where(own[..., None], premultiplied, 0.0)
+        if hidden.any():
+            # coloured from the layer's interior: its outline is often shaded (a belly's underside)
+            interior = cv2.erode(own.astype(np.uint8), disk).astype(bool) & (rgba[..., 3] > 0.9)
+            source = interior if interior.sum() > 0.05 * own.sum() else own
+            colour = cv2.GaussianBlur(_nearest_fill(rgba[..., :3], source), (0, 0), 1.5)
+            image[hidden] = np.concatenate([colour[hidden], np.ones((int(hidden.sum()), 1), np.float32)], axis=1)
+        layers.append(Layer(group, own, hidden, layer_labels, image.astype(np.float32)))
+    return layers

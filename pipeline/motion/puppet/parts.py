@@ -1,0 +1,186 @@
+"""Which bone each product pixel belongs to, by the product's structure: the geodesic distance inside the matte,
+where crossing a colour edge costs extra, from the root bone's axis and from the far end of every limb (a hand, a
+hoof, a tail tip). A limb's pixels are then shared among its chain of bones (upper arm, forearm) by distance to
+their axes. Limbs are seeded at their ends only because where a limb starts is where the fit is least sure: a
+doll's shoulder may lie under her hair. So a lock of hair beside an arm is reached from the head through the hair,
+not across the hair's edge from the hand; a tail follows the body it grows from. A plinth-like base (a statue's)
+is its own static part."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from pipeline.motion.puppet.skeleton import Skeleton
+
+WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size along colour edges
+EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neighbouring pixels
+SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0)}  # seeded stretch of a bone's axis
+MEAN_SHIFT = (6, 18)  # spatial and colour radius of the mean-shift flattening at the working size
+EDGE_FLOOR = 4.0  # Lab units of change between neighbours that cost nothing
+
+
+def _flat_colour(rgb: np.ndarray) -> np.ndarray:
+    """Lab colour flattened within regions (mean shift): a print or a shading texture is no edge, an outline is."""
+    rgb_u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    flat = cv2.pyrMeanShiftFiltering(rgb_u8, MEAN_SHIFT[0], MEAN_SHIFT[1])
+    return cv2.cvtColor(flat.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def neighbour_slices(shape: tuple[int, int]) -> list[tuple[tuple[slice, slice], tuple[slice, slice], float]]:
+    """For 8-connected pixel graphs: (slices of a pixel, slices of its neighbour, step length) for the four
+    forward directions, so each neighbouring pair is visited once."""
+    height, width = shape
+    pairs = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        x0, x1 = max(0, -dx), width - max(0, dx)
+        pairs.append(((slice(0, height - dy), slice(x0, x1)), (slice(dy, height), slice(x0 + dx, x1 + dx)),
+                      float(np.hypot(dy, dx))))
+    return pairs
+
+
+def _grid_graph(inside: np.ndarray, lab: np.ndarray) -> tuple[coo_matrix, np.ndarray]:
+    """8-connected graph of the `inside` pixels, edge cost = step length + EDGE_COST x colour change."""
+    ys, xs = np.nonzero(inside)
+    index = np.full(inside.shape, -1, np.int64)
+    index[ys, xs] = np.arange(len(ys))
+    rows, cols, costs = [], [], []
+    for here, there, step in neighbour_slices(inside.shape):
+        a, b = index[here], index[there]
+        both = (a >= 0) & (b >= 0)
+        change = np.linalg.norm(lab[here] - lab[there], axis=2)[both]
+        rows.append(a[both])
+        cols.append(b[both])
+        costs.append(step + EDGE_COST * np.maximum(change - EDGE_FLOOR, 0.0))
+    graph = coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
+                       shape=(len(ys), len(ys)))
+    return graph, index
+
+
+def limb_chains(skeleton: Skeleton) -> dict[int, list[int]]:
+    """Per end bone (a bone without children, not a root), its chain: the end bone and its ancestors up to, not
+    including, the first one that has other children or is a root. Roots own only themselves."""
+    children = {k: [c for c in range(skeleton.count) if skeleton.parents[c] == k] for k in range(skeleton.count)}
+    chains = {}
+    for k in range(skeleton.count):
+        if skeleton.parents[k] < 0:
+            chains[k] = [k]
+        elif not children[k]:
+            chain, bone = [k], int(skeleton.parents[k])
+            while skeleton.parents[bone] >= 0 and len(children[bone]) == 1:
+                chain.append(bone)
+                bone = int(skeleton.parents[bone])
+            chains[k] = chain
+    return chains
+
+
+def _seed_pixels(skeleton: Skeleton, k: int, chain_length: int, factor: float, index: np.ndarray) -> np.ndarray:
+    """Graph nodes on bone k's axis: the middle of a root, most of a lone end bone (a head, a tail), the far half
+    of a chain's end bone (a forearm and hand)."""
+    head, tail = skeleton.heads[k] * factor, skeleton.tails[k] * factor
+    kind = "root" if skeleton.parents[k] < 0 else "end" if chain_length == 1 else "chain_end"
+    start, stop = SEED_SPANS[kind]
+    count = max(2, int(np.linalg.norm(tail - head) * 2))
+    points = head[None] + np.linspace(start, stop, count)[:, None] * (tail - head)[None]
+    xs = np.clip(np.round(points[:, 0]).astype(int), 0, index.shape[1] - 1)
+    ys = np.clip(np.round(points[:, 1]).astype(int), 0, index.shape[0] - 1)
+    nodes = index[ys, xs]
+    return np.unique(nodes[nodes >= 0])
+
+
+def _nearest_node(point: np.ndarray, index: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(index >= 0)
+    nearest = int(np.argmin((xs - point[0]) ** 2 + (ys - point[1]) ** 2))
+    return index[ys[nearest], xs[nearest]][None]
+
+
+def _to_crop_size(work_labels: np.ndarray, work_lab: np.ndarray, crop_lab: np.ndarray,
+                  support: np.ndarray) -> np.ndarray:
+    """Labels at the crop's size: each pixel takes, among the labels of the four nearest working pixels, the one
+    whose colour is nearest its own, so part boundaries follow colour edges at full resolution."""
+    height, width = support.shape
+    wh, ww = work_labels.shape
+    fy, fx = wh / height, ww / width
+    ys = (np.arange(height) + 0.5) * fy - 0.5
+    xs = (np.arange(width) + 0.5) * fx - 0.5
+    y0 = np.clip(np.floor(ys).astype(int), 0, wh - 1)
+    x0 = np.clip(np.floor(xs).astype(int), 0, ww - 1)
+    best_cost = np.full((height, width), np.inf, np.float32)
+    best = np.full((height, width), -1, np.int32)
+    for oy in (0, 1):
+        for ox in (0, 1):
+            yy = np.clip(y0 + oy, 0, wh - 1)[:, None]
+            xx = np.clip(x0 + ox, 0, ww - 1)[None, :]
+            candidate = work_labels[yy, xx]
+            cost = np.linalg.norm(work_lab[yy, xx] - crop_lab, axis=2)
+            cost = np.where(candidate >= 0, cost, np.inf)
+            better = cost < best_cost
+            best_cost = np.where(better, cost, best_cost)
+            best = np.where(better, candidate, best)
+    if (support & (best < 0)).any():  # pixels whose working neighbours are all background: nearest label
+        from scipy.ndimage import distance_transform_edt
+
+        _, (near_y, near_x) = distance_transform_edt(best < 0, return_indices=True)
+        best = best[near_y, near_x]
+    return np.where(support, best, -1).astype(np.int32)
+
+
+def _segment_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    along = tail - head
+    share = np.clip(((points - head) @ along) / max(float(along @ along), 1e-9), 0.0, 1.0)
+    return np.linalg.norm(points - (head + share[:, None] * along), axis=1)
+
+
+def _split_chains(labels: np.ndarray, chains: dict[int, list[int]], skeleton: Skeleton, factor: float) -> np.ndarray:
+    """Each limb's pixels go to the nearest bone of its chain."""
+    out = labels.copy()
+    for end, chain in chains.items():
+        if len(chain) < 2:
+            continue
+        ys, xs = np.nonzero(labels == end)
+        points = np.stack([xs, ys], axis=1).astype(np.float64)
+        distances = np.stack([_segment_distance(points, skeleton.heads[b] * factor, skeleton.tails[b] * factor)
+                              for b in chain])
+        out[ys, xs] = np.array(chain)[np.argmin(distances, axis=0)]
+    return out
+
+
+def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base_row: int | None) -> np.ndarray:
+    """(H, W) int32 part per crop pixel of `support` (bone index; skeleton.count for the static base rows at and
+    below `base_row`), -1 elsewhere."""
+    height, width = support.shape
+    factor = min(1.0, WORK_SIDE / max(height, width))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    rgb = rgba[..., :3]
+    work_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    work_support = cv2.resize(support.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    base = np.zeros_like(work_support)
+    if base_row is not None:
+        base[int(base_row * factor):] = True
+    movable = work_support & ~base
+    work_lab = _flat_colour(work_rgb)
+    graph, index = _grid_graph(movable, work_lab)
+    chains = limb_chains(skeleton)
+    sources, owners = [], []
+    for k in chains:
+        nodes = _seed_pixels(skeleton, k, len(chains[k]), factor, index)
+        if not len(nodes) and movable.any():
+            nodes = _nearest_node(0.5 * (skeleton.heads[k] + skeleton.tails[k]) * factor, index)
+        sources.append(nodes)
+        owners.append(np.full(len(nodes), k))
+    work_labels = np.full(work_support.shape, -1, np.int32)
+    all_sources = np.concatenate(sources) if sources else np.zeros(0, np.int64)
+    if len(all_sources):
+        owner_of = dict(zip(all_sources.tolist(), np.concatenate(owners).tolist()))  # later bones win a shared seed
+        unique_sources = np.array(sorted(owner_of))
+        _, _, nearest = dijkstra(graph, directed=False, indices=unique_sources, min_only=True,
+                                 return_predecessors=True)
+        lookup = np.full(graph.shape[0], -1, np.int64)
+        reached = nearest >= 0
+        lookup[reached] = [owner_of[int(s)] for s in nearest[reached]]
+        ys, xs = np.nonzero(index >= 0)
+        work_labels[ys, xs] = lookup[index[ys, xs]]
+    work_labels = _split_chains(work_labels, chains, skeleton, factor)
+    work_labels[base & work_support] = skeleton.count
+    return _to_crop_size(work_labels, work_lab, cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 0.5 / factor), cv2.COLOR_RGB2LAB), support)
