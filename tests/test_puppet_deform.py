@@ -264,6 +264,8 @@ def test_arap_rejects_bad_handles(bar: Mesh) -> None:
         ArapDeformer(bar, np.array([0, 0]))
     with pytest.raises(ValueError):
         ArapDeformer(bar, np.array([0, 1])).solve(np.zeros((3, 2)))
+    with pytest.raises(ValueError):
+        ArapDeformer(bar, np.array([0, 1])).solve(np.zeros((2, 2)), initial=np.zeros((5, 2)))
 
 
 # ----------------------------------------------------------------------------- skinning weights

@@ -102,6 +102,8 @@ class ArapDeformer:
         if targets.shape != (len(self.handles), 2):
             raise ValueError(f"ARAP targets must be ({len(self.handles)}, 2), got {targets.shape}")
         current = self.initial_guess(targets) if initial is None else np.array(initial, np.float64)
+        if current.shape != self.rest.shape:
+            raise ValueError(f"ARAP initial positions must be {self.rest.shape}, got {current.shape}")
         current[self.handles] = targets
         if self._factor is None:
             return current
