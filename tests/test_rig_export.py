@@ -116,7 +116,8 @@ def test_a_rigid_rig_refuses_a_motion_that_bends() -> None:
 def test_rig_round_trips_through_its_file(tmp_path: Path) -> None:
     _, rig, _ = _rig_and_clip("doll_wave")
     loaded = load_rig(rig.save(tmp_path / "doll_wave.rig.json"))
-    assert (loaded.motion, loaded.kind, loaded.size, loaded.facing) == ("doll_wave", "articulated", (SIZE, SIZE), "front")
+    assert (loaded.motion, loaded.kind, loaded.facing) == ("doll_wave", "articulated", "front")
+    assert loaded.size == (SIZE, SIZE)
     assert [(b.name, b.parent, b.depth) for b in loaded.bones] == [(b.name, b.parent, b.depth) for b in rig.bones]
     assert np.allclose([b.head for b in loaded.bones], [b.head for b in rig.bones], atol=1e-3)
     assert np.allclose([b.tail for b in loaded.bones], [b.tail for b in rig.bones], atol=1e-3)

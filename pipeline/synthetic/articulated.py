@@ -74,8 +74,8 @@ class Figure:
         """(y, left x, right x) of the line the rest pose stands on, relative to the root's pivot in canvas units:
         the lowest outline points of the moving parts (within BASE_TOLERANCE of the lowest)."""
         mats = part_transforms(self, Pose())
-        points = np.concatenate([apply_transform(mats[i], p.points) for i, part in enumerate(self.parts) if not part.static
-                                 for p in part.patches]) - self.home
+        points = np.concatenate([apply_transform(mats[i], p.points) for i, part in enumerate(self.parts)
+                                 if not part.static for p in part.patches]) - self.home
         bottom = points[:, 1].max()
         xs = points[points[:, 1] >= bottom - BASE_TOLERANCE, 0]
         return float(bottom), float(xs.min()), float(xs.max())
@@ -105,6 +105,7 @@ class Frame(NamedTuple):
     rgb: np.ndarray  # uint8 (H, W, 3)
     mask: np.ndarray  # bool (H, W), figure foreground
     labels: np.ndarray  # int16 (H, W), part index, -1 for background
+    coverage: np.ndarray  # float32 (H, W) in [0, 1]: the figure's anti-aliased alpha (mask = coverage >= 0.5)
 
 
 class Clip(NamedTuple):
@@ -112,6 +113,7 @@ class Clip(NamedTuple):
     masks: np.ndarray  # bool (T, H, W)
     labels: np.ndarray  # int16 (T, H, W)
     poses: list[Pose]
+    coverages: np.ndarray  # float32 (T, H, W)
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -389,7 +391,7 @@ def render(figure: Figure, pose: Pose, size: int | tuple[int, int] = 256,
     coverage = cv2.resize((labels_2x >= 0).astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
     rgb = premultiplied + (1.0 - coverage[..., None]) * _background_image(background, width, height)
     mask = coverage >= 0.5
-    return Frame(np.clip(np.round(rgb), 0, 255).astype(np.uint8), mask, _majority_labels(labels_2x, mask))
+    return Frame(np.clip(np.round(rgb), 0, 255).astype(np.uint8), mask, _majority_labels(labels_2x, mask), coverage)
 
 
 def render_clip(figure: Figure, motion: Motion, n_frames: int, size: int | tuple[int, int] = 256,
@@ -398,7 +400,7 @@ def render_clip(figure: Figure, motion: Motion, n_frames: int, size: int | tuple
     poses = [motion((i / n_frames + phase_offset) % 1.0) for i in range(n_frames)]
     rendered = [render(figure, pose, size, background) for pose in poses]
     return Clip(np.stack([r.rgb for r in rendered]), np.stack([r.mask for r in rendered]),
-                np.stack([r.labels for r in rendered]), poses)
+                np.stack([r.labels for r in rendered]), poses, np.stack([r.coverage for r in rendered]))
 
 
 # ----------------------------------------------------------------------------- figures
