@@ -25,7 +25,7 @@ from pipeline.stages.base import STAGE_ORDER, ProductJob, Stage
 from pipeline.stages.fusion import FusionStage
 from pipeline.stages.inpaint import InpaintStage
 from pipeline.stages.localize import LocalizeStage
-from pipeline.stages.motion import MotionStage
+from pipeline.motion.stage import MotionStage
 from pipeline.stages.superres import SuperresStage
 from pipeline.video import FRAME_SUFFIXES, read_clip
 

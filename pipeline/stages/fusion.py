@@ -10,7 +10,7 @@ from pipeline.fusion import composite_frame, feather_ramp
 from pipeline.imageio import read_png, write_jpeg, write_png
 from pipeline.manifest import sha256_file, sha256_paths
 from pipeline.stages.base import ProductJob, Stage
-from pipeline.stages.motion import frame_paths
+from pipeline.motion.stage import frame_paths
 from pipeline.video import encode_animated_image, encode_mp4
 
 LOCALIZE_DIR, INPAINT_DIR, SUPERRES_DIR = "01_localize", "02_inpaint", "04_superres"

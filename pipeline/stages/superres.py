@@ -15,7 +15,7 @@ from pipeline.config import PipelineConfig
 from pipeline.imageio import read_png, write_png
 from pipeline.manifest import code_version, sha256_paths
 from pipeline.stages.base import ProductJob, Stage
-from pipeline.stages.motion import frame_paths
+from pipeline.motion.stage import frame_paths
 from pipeline.sr_choice import CLASSICAL, SRChoice, choose_sr_model, load_sr_handle, sr_settings
 from pipeline.upscaling import upscale_rgba_classical, upscale_rgba_network
 

@@ -25,8 +25,8 @@ from pipeline.motion.rig import Rig
 from pipeline.motion.alignment import base_rows, choose_reference, driving_index, labels_at
 
 MESH_SPACING_SHARE = 1 / 64  # mesh vertex spacing, a share of the crop side
-JOINT_RADIUS = (1.3, 2.5, 0.1)  # a joint's zone: this many limb half-widths, at least this many mesh spacings,
-# at most this share of the crop side
+JOINT_RADIUS = (1.3, 2.5, 0.5, 0.15)  # a joint's zone: this many limb half-widths, at least this many mesh
+# spacings and this share of the child bone's length, at most this share of the crop side
 SEAM_SHARE = 0.03  # a user clip's regions bend within this share of the crop side of where they touch
 CONFLICT_FRAME_STEP = 4  # driving frames sampled to find parts that overlap during the motion
 
@@ -49,7 +49,9 @@ def _zones(skeleton: Skeleton, matte: np.ndarray, spacing: float) -> list[JointZ
     zones = []
     for parent, child in skeleton.joints:
         x, y = np.clip(np.round(skeleton.heads[child]).astype(int), 0, np.array(matte.shape[::-1]) - 1)
-        radius = float(min(max(JOINT_RADIUS[0] * depth[y, x], JOINT_RADIUS[1] * spacing), JOINT_RADIUS[2] * side))
+        length = float(np.linalg.norm(skeleton.tails[child] - skeleton.heads[child]))
+        radius = float(min(max(JOINT_RADIUS[0] * depth[y, x], JOINT_RADIUS[1] * spacing, JOINT_RADIUS[2] * length),
+                           JOINT_RADIUS[3] * side))
         zones.append(JointZone((parent, child), skeleton.heads[child].copy(), radius))
     return zones
 
@@ -95,7 +97,7 @@ def animate(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, n_fram
     if base_row is not None:
         figure[base_row:] = False
     if rig is not None:
-        reference, alignment, skeleton, driver = fit_rig(rig, analysis, figure, product_facing, fit)
+        reference, alignment, skeleton, driver = fit_rig(rig, analysis, figure, rgba[..., :3], product_facing, fit)
     else:
         reference, alignment = choose_reference(analysis, figure.astype(np.float32), product_facing, fit)
         skeleton, driver = region_skeleton(analysis, labels_at(analysis, reference), alignment.matrix, reference)

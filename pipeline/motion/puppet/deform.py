@@ -1,7 +1,8 @@
 """One layer as a deformable puppet: a triangle mesh of its pixels, cut apart between parts that only touch (an arm
 lying against the dress, a lock of hair beside an arm) and joined only around their joints; every vertex away from a
 joint is a handle carried rigidly by its part's bone, and the vertices around joints are solved as rigidly as
-possible between them. Prefactored once per product; per frame one ARAP solve and one render."""
+possible between them, starting from the parts' maps blended by harmonic skinning weights. Prefactored once per
+product; per frame one ARAP solve and one render."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pipeline.motion.puppet.layers import Layer
 from pipeline.motion.puppet.mesh import Mesh, mesh_from_mask, vertex_labels
 from pipeline.motion.puppet.render import deformation_stats, render_mesh
 from pipeline.motion.puppet.skeleton import apply
+from pipeline.motion.puppet.skinning import blend, skinning_weights
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,27 @@ class LayerPuppet:
         free = free_vertices(self.mesh.vertices, self.parts, local, seam_distance, seam_px)
         self.handles = np.nonzero(~free)[0]
         self.solver = ArapDeformer(self.mesh, self.handles) if free.any() and len(self.handles) else None
+        # harmonic skinning weights (they stay inside the mesh, so inside the parts a joint joins) blend the
+        # parts' maps into the start of each frame's solve
+        self.handle_parts = np.unique(self.parts[self.handles])
+        groups = [self.handles[self.parts[self.handles] == part] for part in self.handle_parts]
+        self.weights = skinning_weights(self.mesh, groups) if self.solver is not None else None
 
     def pose(self, part_maps: np.ndarray) -> np.ndarray:
-        """Deformed vertex positions for (P, 3, 3) part maps: handles carried by their part, the rest solved."""
-        carried = np.empty_like(self.mesh.vertices)
-        for part in np.unique(self.parts):
-            members = self.parts == part
-            carried[members] = apply(part_maps[part], self.mesh.vertices[members])
+        """Deformed vertex positions for (P, 3, 3) part maps: handles carried by their part, the rest solved from
+        the skinning blend of the parts' maps."""
         if self.solver is None:
+            carried = np.empty_like(self.mesh.vertices)
+            for part in np.unique(self.parts):
+                members = self.parts == part
+                carried[members] = apply(part_maps[part], self.mesh.vertices[members])
             return carried
-        # each vertex carried by its own part is the start, and what pieces without handles keep
-        return self.solver.solve(carried[self.handles], carried)
+        start = blend(self.mesh.vertices, self.weights, part_maps[self.handle_parts])
+        targets = np.empty((len(self.handles), 2))
+        for part in self.handle_parts:
+            members = self.parts[self.handles] == part
+            targets[members] = apply(part_maps[part], self.mesh.vertices[self.handles[members]])
+        return self.solver.solve(targets, start)
 
     def draw(self, part_maps: np.ndarray, out: np.ndarray) -> dict:
         """Draw the posed layer over `out` (premultiplied RGBA, in place); returns its deformation facts."""

@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import dijkstra
 from pipeline.motion.alignment import (FIRST_FRAME_BONUS, FITS, REFERENCE_STEP, Alignment, Candidate,
                                        coarse_alignment, mirror_options, refined_alignment)
 from pipeline.motion.driving import DrivingAnalysis
-from pipeline.motion.puppet.parts import limb_chains, neighbour_slices
+from pipeline.motion.puppet.parts import flat_colour, limb_chains, neighbour_slices
 from pipeline.motion.puppet.skeleton import Driver, Skeleton, rig_skeleton
 from pipeline.motion.rig import Rig
 
@@ -25,8 +25,10 @@ MATCH_REACH = 0.25  # of the side: a limb's end is matched to an extremity at mo
 WIDENING = 2.5  # a limb joins the body where the matte is this many times wider than the limb
 LIMB_SPAN = (0.1, 0.6)  # stretch of the path (from the extremity) whose width is the limb's width
 JOIN_SEARCH_FROM = 0.3  # the join is looked for beyond this share of the path
+EDGE_SPLIT = 14.0  # Lab units: a colour step this large splits the matte when limbs are looked for by colour
+MIN_PIECE = 0.01  # of the matte's area: smaller pieces of the colour-split matte are no limbs
 LIMB_MISS_WEIGHT = 1.0  # overlap score given up per side-share of mean distance from limb ends to extremities
-ELONGATION = 2.0  # a matched path must be this many times as long as it is wide to be a limb
+ELONGATION = 3.0  # a matched path must be this many times as long as it is wide to be a limb
 
 
 def inside_point(dist: np.ndarray, point: np.ndarray, min_depth: float = 2.0) -> np.ndarray:
@@ -50,14 +52,31 @@ def _crossing_numbers(thin: np.ndarray) -> np.ndarray:
     return np.where(thin, runs, 0)
 
 
+def _colour_edges(rgb: np.ndarray) -> np.ndarray:
+    """Where neighbouring pixels' flattened colours differ by more than EDGE_SPLIT Lab units (outlines, not prints)."""
+    lab = flat_colour(rgb)
+    edges = np.zeros(rgb.shape[:2], bool)
+    for here, there, _ in neighbour_slices(edges.shape):
+        edges[here] |= np.linalg.norm(lab[here] - lab[there], axis=2) > EDGE_SPLIT
+    return edges
+
+
 class MedialAxis:
     """The matte's medial axis (thinned) as a pixel graph, its extremities and the matte's distance transform."""
 
-    def __init__(self, matte: np.ndarray) -> None:
+    def __init__(self, matte: np.ndarray, rgb: np.ndarray | None = None) -> None:
+        """`rgb` given: the matte is first split along colour outlines, so an arm lying against a dress of
+        another colour is a limb of its own (small pieces cut off by eyes or buttons are dropped)."""
         height, width = matte.shape
         self.factor = min(1.0, WORK_SIDE / max(height, width))
         size = (max(1, round(width * self.factor)), max(1, round(height * self.factor)))
         small = cv2.resize(matte.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
+        if rgb is not None:
+            small &= ~_colour_edges(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+            count, pieces, stats, _ = cv2.connectedComponentsWithStats(small.astype(np.uint8), connectivity=4)
+            big = np.zeros(count, bool)
+            big[1:] = stats[1:, cv2.CC_STAT_AREA] >= MIN_PIECE * max(1, int(small.sum()))
+            small = big[pieces]
         self.dist = cv2.distanceTransform(small.astype(np.uint8), cv2.DIST_L2, 5)
         thin = cv2.ximgproc.thinning(small.astype(np.uint8) * 255) > 0
         ys, xs = np.nonzero(thin)
@@ -117,10 +136,10 @@ def _limb_path(axis: MedialAxis, end: int, root_joint: np.ndarray) -> np.ndarray
     return path
 
 
-def _limb_like(axis: MedialAxis, path: np.ndarray) -> bool:
-    """A path at least ELONGATION times as long as the limb is wide (a tail, a leg; not a head's blob)."""
+def _elongation(axis: MedialAxis, path: np.ndarray) -> float:
+    """How many times longer than wide a path's limb is (a leg or a tail: several; a head's blob: about one)."""
     length = float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
-    return length >= ELONGATION * 2.0 * float(np.median(axis.width(path)))
+    return length / max(2.0 * float(np.percentile(axis.width(path), 75)), 1.0)
 
 
 def _along(path: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -135,11 +154,12 @@ def _limb_chains(skeleton: Skeleton) -> dict[int, list[int]]:
     return {end: chain for end, chain in limb_chains(skeleton).items() if skeleton.parents[end] >= 0}
 
 
-def match_limbs(skeleton: Skeleton, axis: MedialAxis, side: int) -> tuple[list[tuple[int, int]], float]:
+def match_limbs(skeleton: Skeleton, axis: MedialAxis, side: int,
+                chains: dict[int, list[int]] | None = None) -> tuple[list[tuple[int, int]], float]:
     """Limb ends (end bones' tails) matched one to one to the medial axis's extremities, nearest overall: the
     (end bone, extremity node) pairs within reach, and the mean distance over all limbs as a share of the side
     (a limb without an extremity within reach counts as at the reach)."""
-    chains = _limb_chains(skeleton)
+    chains = _limb_chains(skeleton) if chains is None else chains
     reach = MATCH_REACH * side
     if not chains:
         return [], 0.0
@@ -154,30 +174,47 @@ def match_limbs(skeleton: Skeleton, axis: MedialAxis, side: int) -> tuple[list[t
     return pairs, total / len(limb_ends) / side
 
 
-def refine_bones(skeleton: Skeleton, matte: np.ndarray, axis: MedialAxis | None = None) -> Skeleton:
+def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: MedialAxis | None = None) -> Skeleton:
     """The skeleton with its limbs laid onto the product's limbs and every joint inside `matte` (bool, crop px;
-    a statue's base already taken out; `axis` its MedialAxis if already traced)."""
+    a statue's base already taken out; `axis` its MedialAxis if already traced). A limb is looked for both on
+    the matte's medial axis and on the medial axis of the matte split along colour outlines (`rgb`: an arm lying
+    against a dress shows only there), and laid along whichever candidate is the more limb-like (longer for its
+    width)."""
     dist = cv2.distanceTransform(matte.astype(np.uint8), cv2.DIST_L2, 5)
-    heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
-    axis = axis or MedialAxis(matte)
+    side = max(matte.shape)
     chains = _limb_chains(skeleton)
-    if chains:
-        for end, node in match_limbs(skeleton, axis, max(matte.shape))[0]:
-            chain = chains[end][::-1]  # from the limb's root bone to its end bone
-            path = _limb_path(axis, node, heads[chain[0]] * axis.factor)[::-1] / axis.factor
-            if len(path) < 2 or not _limb_like(axis, path * axis.factor):
-                continue
-            lengths = np.array([np.linalg.norm(tails[b] - heads[b]) for b in chain])
-            shares = np.concatenate([[0.0], np.cumsum(lengths) / max(lengths.sum(), 1e-9)])
-            joints = _along(path, shares)
-            for i, bone in enumerate(chain):
-                heads[bone], tails[bone] = joints[i], joints[i + 1]
+    found: dict[int, tuple[float, np.ndarray]] = {}
+    for traced in (axis or MedialAxis(matte), MedialAxis(matte, rgb)):
+        for end, (elongation, path) in _limb_paths(skeleton, traced, chains, side).items():
+            if end not in found or elongation > found[end][0]:
+                found[end] = (elongation, path)
+    heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
+    for end, (_, path) in found.items():
+        chain = chains[end][::-1]  # from the limb's root bone to its end bone
+        lengths = np.array([np.linalg.norm(tails[b] - heads[b]) for b in chain])
+        joints = _along(path, np.concatenate([[0.0], np.cumsum(lengths) / max(lengths.sum(), 1e-9)]))
+        for i, bone in enumerate(chain):
+            heads[bone], tails[bone] = joints[i], joints[i + 1]
     for k in range(skeleton.count):
         heads[k] = inside_point(dist, heads[k])
     return skeleton.with_bones(heads, tails)
 
 
-def fit_rig(rig: Rig, analysis: DrivingAnalysis, figure: np.ndarray, product_facing: str,
+def _limb_paths(skeleton: Skeleton, axis: MedialAxis, chains: dict[int, list[int]],
+                side: int) -> dict[int, tuple[float, np.ndarray]]:
+    """Per limb matched on `axis` to a limb-like path: (elongation, path in crop pixels from the limb's root to
+    its end)."""
+    paths = {}
+    for end, node in match_limbs(skeleton, axis, side, chains)[0]:
+        root = chains[end][-1]
+        path = _limb_path(axis, node, skeleton.heads[root] * axis.factor)
+        elongation = _elongation(axis, path)
+        if len(path) >= 2 and elongation >= ELONGATION:
+            paths[end] = (elongation, path[::-1] / axis.factor)
+    return paths
+
+
+def fit_rig(rig: Rig, analysis: DrivingAnalysis, figure: np.ndarray, rgb: np.ndarray, product_facing: str,
             fit: str) -> tuple[int, Alignment, Skeleton, Driver]:
     """The reference pose and placement of a rig on the product (`figure`: its matte without a base): among the
     clip frames, the one whose silhouette overlaps the product's best and whose limb ends land nearest the
@@ -198,4 +235,4 @@ def fit_rig(rig: Rig, analysis: DrivingAnalysis, figure: np.ndarray, product_fac
     _, reference, coarse = best
     alignment = refined_alignment(analysis.masks[reference], product_mask, coarse, FITS[fit])
     skeleton, driver = rig_skeleton(rig, alignment.matrix, reference)
-    return reference, alignment, refine_bones(skeleton, figure, axis), driver
+    return reference, alignment, refine_bones(skeleton, figure, rgb, axis), driver

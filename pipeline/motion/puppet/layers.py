@@ -67,19 +67,14 @@ def conflicts(labels: np.ndarray, part_maps: list[np.ndarray], joints: dict[tupl
 
 
 def group_layers(depths: dict[int, float], conflicting: set[tuple[int, int]]) -> list[tuple[int, ...]]:
-    """Parts grouped into layers back to front: parts of one depth share a layer, and the next depth joins the
-    current layer unless one of its parts conflicts with one there."""
-    levels: dict[float, list[int]] = {}
-    for part, depth in depths.items():
-        levels.setdefault(depth, []).append(part)
+    """Parts grouped into layers back to front: taken in depth order, each part joins the frontmost layer unless
+    it conflicts with a part there, else it starts a new layer in front."""
     layers: list[list[int]] = []
-    for depth in sorted(levels):
-        level = levels[depth]
-        clash = layers and any((min(a, b), max(a, b)) in conflicting for a in layers[-1] for b in level)
-        if layers and not clash:
-            layers[-1].extend(level)
+    for part in sorted(depths, key=lambda p: (depths[p], p)):
+        if layers and not any((min(part, other), max(part, other)) in conflicting for other in layers[-1]):
+            layers[-1].append(part)
         else:
-            layers.append(list(level))
+            layers.append([part])
     return [tuple(sorted(layer)) for layer in layers]
 
 

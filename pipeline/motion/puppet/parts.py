@@ -16,12 +16,13 @@ from pipeline.motion.puppet.skeleton import Skeleton
 
 WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size along colour edges
 EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neighbouring pixels
+REACH = 0.8  # a limb's pixels lie within this many limb lengths (path cost) of its seeds
 SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0)}  # seeded stretch of a bone's axis
 MEAN_SHIFT = (6, 18)  # spatial and colour radius of the mean-shift flattening at the working size
 EDGE_FLOOR = 4.0  # Lab units of change between neighbours that cost nothing
 
 
-def _flat_colour(rgb: np.ndarray) -> np.ndarray:
+def flat_colour(rgb: np.ndarray) -> np.ndarray:
     """Lab colour flattened within regions (mean shift): a print or a shading texture is no edge, an outline is."""
     rgb_u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
     flat = cv2.pyrMeanShiftFiltering(rgb_u8, MEAN_SHIFT[0], MEAN_SHIFT[1])
@@ -146,6 +147,25 @@ def _split_chains(labels: np.ndarray, chains: dict[int, list[int]], skeleton: Sk
     return out
 
 
+def _root_of(skeleton: Skeleton, bone: int) -> int:
+    while skeleton.parents[bone] >= 0:
+        bone = int(skeleton.parents[bone])
+    return bone
+
+
+def _within_reach(owners: np.ndarray, distance: np.ndarray, chains: dict[int, list[int]], skeleton: Skeleton,
+                  factor: float) -> np.ndarray:
+    """Pixels a limb reached only from far beyond its own length (a leg the fit found no bones for, reached from
+    the tail) go to the limb's root part instead: they then move with the body rather than with a stranger."""
+    out = owners.copy()
+    for end, chain in chains.items():
+        if len(chain) < 2:  # a lone end bone (a head, a tail) may own far growths: locks of hair, a mane
+            continue
+        length = sum(float(np.linalg.norm(skeleton.tails[b] - skeleton.heads[b])) for b in chain) * factor
+        out[(owners == end) & (distance > REACH * length)] = _root_of(skeleton, end)
+    return out
+
+
 def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base_row: int | None) -> np.ndarray:
     """(H, W) int32 part per crop pixel of `support` (bone index; skeleton.count for the static base rows at and
     below `base_row`), -1 elsewhere."""
@@ -159,7 +179,7 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
     if base_row is not None:
         base[int(base_row * factor):] = True
     movable = work_support & ~base
-    work_lab = _flat_colour(work_rgb)
+    work_lab = flat_colour(work_rgb)
     graph, index = _grid_graph(movable, work_lab)
     chains = limb_chains(skeleton)
     sources, owners = [], []
@@ -172,13 +192,12 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
     work_labels = np.full(work_support.shape, -1, np.int32)
     all_sources = np.concatenate(sources) if sources else np.zeros(0, np.int64)
     if len(all_sources):
-        owner_of = dict(zip(all_sources.tolist(), np.concatenate(owners).tolist()))  # later bones win a shared seed
-        unique_sources = np.array(sorted(owner_of))
-        _, _, nearest = dijkstra(graph, directed=False, indices=unique_sources, min_only=True,
-                                 return_predecessors=True)
-        lookup = np.full(graph.shape[0], -1, np.int64)
-        reached = nearest >= 0
-        lookup[reached] = [owner_of[int(s)] for s in nearest[reached]]
+        owner_of = np.full(graph.shape[0], -1, np.int64)
+        owner_of[all_sources] = np.concatenate(owners)  # a seed two bones share goes to one of them
+        distance, _, nearest = dijkstra(graph, directed=False, indices=np.unique(all_sources), min_only=True,
+                                        return_predecessors=True)
+        lookup = np.where(nearest >= 0, owner_of[np.maximum(nearest, 0)], -1)
+        lookup = _within_reach(lookup, distance, chains, skeleton, factor)
         ys, xs = np.nonzero(index >= 0)
         work_labels[ys, xs] = lookup[index[ys, xs]]
     work_labels = _split_chains(work_labels, chains, skeleton, factor)

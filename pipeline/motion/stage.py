@@ -1,5 +1,6 @@
-"""Stage 3: animate the object's crop with the driving clip: classical first-order motion transfer, or a neural
-model (FOMM / TPSMM, `--motion-model`) that writes 256x256 frames for stage 4 to bring to the crop's size."""
+"""Stage 3: animate the object's crop with the driving clip: the puppet (the motion's rig fitted to the product,
+parts in depth layers, meshes deformed as rigidly as possible; rigid motions move the product as one body), or a
+neural model (FOMM / TPSMM, `--motion-model`) that writes 256x256 frames for stage 4 to bring to the crop's size."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,8 @@ from pipeline.device import resolve_device
 from pipeline.manifest import code_version, sha256_file
 from pipeline.motion.driving import DrivingAnalysis
 from pipeline.motion.model_choice import MotionModelFiles, resolve_motion_model
-from pipeline.motion.transfer import transfer_motion
+from pipeline.motion.puppet import animate
+from pipeline.motion.rig import load_rig
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.stages.localize import load_localize, to_u8
 
@@ -22,6 +24,10 @@ NEURAL_CODE = ("pipeline.motion.neural", "models.keypoints", "models.nn.grid", "
                "models.nn.antialias", "models.nn.resnet", "models.fomm.keypoint_detector",
                "models.fomm.dense_motion", "models.fomm.generator", "models.tpsmm.keypoint_detector",
                "models.tpsmm.tps", "models.tpsmm.dense_motion", "models.tpsmm.inpainting")
+
+
+PUPPET_MODULES = ("", ".skeleton", ".fit", ".parts", ".layers", ".deform", ".mesh", ".arap", ".render", ".rigid",
+                  ".pixels", ".skinning")
 
 
 def frame_count(job: ProductJob, analysis: DrivingAnalysis) -> int:
@@ -36,7 +42,8 @@ def working_side(crop_side: int, size: int | None) -> int:
 class MotionStage(Stage):
     name = "motion"
     number = 3
-    code_modules = ("pipeline.stages.motion", "pipeline.motion.transfer")
+    code_modules = ("pipeline.motion.stage", "pipeline.motion.alignment", "pipeline.motion.rig",
+                    *(f"pipeline.motion.puppet{name}" for name in PUPPET_MODULES))
 
     def __init__(self) -> None:
         self._animators: dict[tuple[MotionModelFiles, str], Any] = {}  # loaded once per run, not per product
@@ -48,7 +55,7 @@ class MotionStage(Stage):
             return {"motion_model": c.motion_model, "model_files": files.content_hashes(), "frames": c.frames,
                     "code": code_version(NEURAL_CODE)}
         return {"motion_model": c.motion_model, "frames": c.frames, "size": c.size, "keypoints": c.keypoints,
-                "fit": job.motion.fit}
+                "fit": job.motion.fit, "kind": job.motion.kind}
 
     def input_hashes(self, job: ProductJob) -> dict[str, str]:
         return {"crop.png": sha256_file(job.product_dir / LOCALIZE_DIR / "crop.png"), "driving": job.driving_key}
@@ -63,13 +70,12 @@ class MotionStage(Stage):
         if side != crop.shape[0]:
             crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
         analysis = DrivingAnalysis.load(job.driving_analysis)
-        frames, alignment, reference = transfer_motion(crop, analysis, frame_count(job, analysis), fit=job.motion.fit)
-        for index, frame in enumerate(frames):
+        rig = load_rig(job.motion.rig) if job.motion.rig is not None else None
+        animation = animate(crop, analysis, rig, frame_count(job, analysis), fit=job.motion.fit, kind=job.motion.kind)
+        for index, frame in enumerate(animation.frames):
             write_png(out_dir / "frames" / f"{index:04d}.png", to_u8(frame))
-        facts = {"model": job.config.motion_model, "motion": job.motion.name, "frames": len(frames),
-                 "size": side, "mirrored": alignment.mirrored, "alignment_iou": round(alignment.iou, 3),
-                 "reference_frame": reference,
-                 "regions": int(analysis.affines.shape[1])}
+        facts = {"model": job.config.motion_model, "motion": job.motion.name, "frames": len(animation.frames),
+                 "size": side, **animation.facts}
         atomic_write_json(out_dir / "motion.json", facts)
         return facts
 
