@@ -8,6 +8,7 @@ import numpy as np
 ECC_ITERATIONS = 200
 ECC_EPSILON = 1e-6
 BLUR_SIGMA = 1.5
+CHANGE_FLOOR = 0.01  # mean grey change (0..1) below which a frame counts as barely moved
 
 
 def _premultiplied_gray(rgba: np.ndarray) -> np.ndarray:
@@ -18,9 +19,9 @@ def _premultiplied_gray(rgba: np.ndarray) -> np.ndarray:
 
 
 def unexplained_change(first: np.ndarray, frame: np.ndarray) -> float:
-    """Mean residual after the best homography (ECC, initialised by the alpha's moments) that maps `first` onto
-    `frame`, divided by the mean change from `first`, both over where either frame shows the object. RGBA frames
-    of one size. Returns 0 when the frame did not change."""
+    """Mean residual after the best homography (ECC from the identity) that maps `first` onto `frame`, divided by
+    the mean change from `first` (at least CHANGE_FLOOR: a frame that barely moved has nothing to explain), both
+    over where either frame shows the object. RGBA frames of one size. Returns 0 when the frame did not change."""
     # compared at a slight blur: resampling a fine texture is not a change of shape
     gray0, gray1 = (cv2.GaussianBlur(_premultiplied_gray(f), (0, 0), BLUR_SIGMA) for f in (first, frame))
     support = ((first[..., 3] > 0) | (frame[..., 3] > 0)).astype(np.uint8)
@@ -38,4 +39,4 @@ def unexplained_change(first: np.ndarray, frame: np.ndarray) -> float:
     # warp maps frame coordinates to first-frame coordinates: sample `first` there
     moved = cv2.warpPerspective(gray0, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     residual = float(np.abs(gray1 - moved)[support > 0].mean())
-    return min(1.0, residual / change)
+    return min(1.0, residual / max(change, CHANGE_FLOOR))

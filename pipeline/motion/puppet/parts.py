@@ -16,6 +16,8 @@ from pipeline.motion.puppet.skeleton import Skeleton
 
 WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size along colour edges
 EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neighbouring pixels
+COLOUR_BINS = 8  # per Lab axis, for the parts' colour histograms
+DOUBT = 0.2  # a pixel is doubtful where its part has its colour at under this share of the best part's frequency
 REACH = 0.8  # a limb's pixels lie within this many limb lengths (path cost) of its seeds
 SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0)}  # seeded stretch of a bone's axis
 MEAN_SHIFT = (6, 18)  # spatial and colour radius of the mean-shift flattening at the working size
@@ -147,6 +149,48 @@ def _split_chains(labels: np.ndarray, chains: dict[int, list[int]], skeleton: Sk
     return out
 
 
+def _colour_bins(lab: np.ndarray) -> np.ndarray:
+    """Flat index of each pixel's Lab colour in a COLOUR_BINS^3 histogram."""
+    scaled = (lab - (0.0, -128.0, -128.0)) / (100.0, 256.0, 256.0)
+    cells = np.clip((scaled * COLOUR_BINS).astype(int), 0, COLOUR_BINS - 1)
+    return (cells[..., 0] * COLOUR_BINS + cells[..., 1]) * COLOUR_BINS + cells[..., 2]
+
+
+def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Patches of a part whose colour that part hardly has near its bone, touching a part that has it (a lock of
+    hair reached first from the dress, but of the hair's colour), go to that part. A part's colours are those of
+    its nearer half (by path cost from its seeds)."""
+    bins = _colour_bins(lab)
+    parts = [int(p) for p in np.unique(labels[labels >= 0])]
+    if len(parts) < 2:
+        return labels
+    histograms = []
+    for part in parts:
+        member = labels == part
+        near = member & (distance <= np.median(distance[member]))
+        histograms.append(np.bincount(bins[near], minlength=COLOUR_BINS ** 3) / max(1, int(near.sum())))
+    histograms = np.stack(histograms)
+    index = np.full(int(labels.max()) + 1, -1)
+    index[parts] = np.arange(len(parts))
+    own = np.where(labels >= 0, histograms[index[np.maximum(labels, 0)], bins], 1.0)
+    best = histograms[:, bins].max(axis=0)
+    doubtful = (labels >= 0) & (own < DOUBT * best)
+    count, pieces = cv2.connectedComponents(doubtful.astype(np.uint8), connectivity=8)
+    out = labels.copy()
+    ring = np.ones((3, 3), np.uint8)
+    for piece in range(1, count):
+        members = pieces == piece
+        beside = cv2.dilate(members.astype(np.uint8), ring).astype(bool) & ~members & (labels >= 0)
+        neighbours = np.unique(labels[beside])
+        if not len(neighbours):
+            continue
+        fit = histograms[index[neighbours]][:, bins[members]].mean(axis=1)
+        mine = histograms[index[labels[members]], bins[members]].mean()
+        if fit.max() > mine / DOUBT:
+            out[members] = neighbours[int(np.argmax(fit))]
+    return out
+
+
 def _root_of(skeleton: Skeleton, bone: int) -> int:
     while skeleton.parents[bone] >= 0:
         bone = int(skeleton.parents[bone])
@@ -200,6 +244,9 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
         lookup = _within_reach(lookup, distance, chains, skeleton, factor)
         ys, xs = np.nonzero(index >= 0)
         work_labels[ys, xs] = lookup[index[ys, xs]]
+        work_distance = np.full(work_labels.shape, np.inf)
+        work_distance[ys, xs] = distance[index[ys, xs]]
+        work_labels = _by_colour(work_labels, work_lab, work_distance)
     work_labels = _split_chains(work_labels, chains, skeleton, factor)
     work_labels[base & work_support] = skeleton.count
     return _to_crop_size(work_labels, work_lab, cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 0.5 / factor), cv2.COLOR_RGB2LAB), support)
