@@ -37,7 +37,8 @@ class Animation:
     facts: dict = field(default_factory=dict)  # for motion.json
 
 
-def _with_static(maps: np.ndarray, has_base: bool) -> np.ndarray:
+def with_static_base(maps: np.ndarray, has_base: bool) -> np.ndarray:
+    """The bones' maps followed by the identity of a static base part, when there is one."""
     return np.concatenate([maps, np.eye(3)[None]]) if has_base else maps
 
 
@@ -76,7 +77,7 @@ def build_puppets(rgba: np.ndarray, skeleton: Skeleton, driver: Driver, base_row
     zones = _zones(skeleton, rgba[..., 3] > 0.5, spacing)
     joints = {z.parts: z.centre for z in zones if z.centre is not None}
     radius = max([z.radius for z in zones], default=0.0)
-    sampled = [_with_static(driver.bone_maps(skeleton, t), has_base)
+    sampled = [with_static_base(driver.bone_maps(skeleton, t), has_base)
                for t in range(0, driver.n_frames, CONFLICT_FRAME_STEP)]
     groups = group_layers(depths, conflicts(labels, sampled, joints, radius))
     seams = _seams(labels, skeleton)
@@ -105,7 +106,7 @@ def animate(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, n_fram
     frames, flipped, stretch = [], [], []
     for frame in range(n_frames):
         index = (reference + driving_index(frame, n_frames, driver.n_frames)) % driver.n_frames
-        maps = _with_static(driver.bone_maps(skeleton, index), base_row is not None)
+        maps = with_static_base(driver.bone_maps(skeleton, index), base_row is not None)
         out = np.zeros(rgba.shape, np.float32)
         stats = [puppet.draw(maps, out) for puppet in puppets]
         frames.append(unpremultiply(out))

@@ -197,7 +197,7 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
             heads[bone], tails[bone] = joints[i], joints[i + 1]
     for k in range(skeleton.count):
         heads[k] = inside_point(dist, heads[k])
-    return skeleton.with_bones(heads, tails)
+    return skeleton.with_bones(heads, tails, frozenset(b for end in found for b in chains[end]))
 
 
 def _limb_paths(skeleton: Skeleton, axis: MedialAxis, chains: dict[int, list[int]],

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.ndimage import distance_transform_edt
 
 from pipeline.motion.puppet.pixels import premultiply
 from pipeline.motion.puppet.skeleton import apply
@@ -80,8 +79,20 @@ def group_layers(depths: dict[int, float], conflicting: set[tuple[int, int]]) ->
 
 def _nearest_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """`values` with every pixel outside `known` taken from the nearest known pixel."""
-    _, (near_y, near_x) = distance_transform_edt(~known, return_indices=True)
-    return values[near_y, near_x]
+    # OpenCV labels each known (zero) pixel in raster order and gives every other pixel its nearest one's label
+    _, nearest = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    return values[known][nearest - 1]
+
+
+def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Morphological closing by a disk, through two distance transforms (fast for large radii)."""
+    grown = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5) <= radius
+    return cv2.distanceTransform(grown.astype(np.uint8), cv2.DIST_L2, 5) > radius
+
+
+def _interior(mask: np.ndarray, depth: float) -> np.ndarray:
+    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5) > depth
 
 
 def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, ...]],
@@ -90,8 +101,7 @@ def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, .
     background pixels beside it (alpha below one, no part) belong to the nearest layer. The `static` part (a
     plinth) is continued under nothing: what stands on it never leaves it uncovered."""
     height, width = labels.shape
-    radius = max(2, int(round(EXTENSION_SHARE * max(height, width))))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    radius = max(2.0, EXTENSION_SHARE * max(height, width))
     layer_of_part = {part: i for i, group in enumerate(groups) for part in group}
     layer_index = np.full(labels.shape, -1, np.int32)
     for part, i in layer_of_part.items():
@@ -107,14 +117,14 @@ def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, .
         if not own.any():
             continue
         front = layer_index > i
-        hidden = (cv2.morphologyEx(own.astype(np.uint8), cv2.MORPH_CLOSE, disk).astype(bool) & front
+        hidden = (_closing(own, radius) & front
                   & (rgba[..., 3] > 0.5) & (static not in group))
         grown = _nearest_fill(np.where(np.isin(labels, group), labels, -1), np.isin(labels, group))
         layer_labels = np.where(own | hidden, grown, -1).astype(np.int32)
         image = np.where(own[..., None], premultiplied, 0.0)
         if hidden.any():
             # coloured from the layer's interior: its outline is often shaded (a belly's underside)
-            interior = cv2.erode(own.astype(np.uint8), disk).astype(bool) & (rgba[..., 3] > 0.9)
+            interior = _interior(own, radius) & (rgba[..., 3] > 0.9)
             source = interior if interior.sum() > 0.05 * own.sum() else own
             colour = cv2.GaussianBlur(_nearest_fill(rgba[..., :3], source), (0, 0), 1.5)
             image[hidden] = np.concatenate([colour[hidden], np.ones((int(hidden.sum()), 1), np.float32)], axis=1)

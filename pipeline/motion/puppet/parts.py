@@ -19,7 +19,7 @@ EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neigh
 COLOUR_BINS = 8  # per Lab axis, for the parts' colour histograms
 DOUBT = 0.2  # a pixel is doubtful where its part has its colour at under this share of the best part's frequency
 REACH = 0.8  # a limb's pixels lie within this many limb lengths (path cost) of its seeds
-SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0)}  # seeded stretch of a bone's axis
+SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0), "laid": (0.5, 1.0)}  # seeded stretch of a bone's axis
 MEAN_SHIFT = (6, 18)  # spatial and colour radius of the mean-shift flattening at the working size
 EDGE_FLOOR = 4.0  # Lab units of change between neighbours that cost nothing
 
@@ -78,18 +78,27 @@ def limb_chains(skeleton: Skeleton) -> dict[int, list[int]]:
     return chains
 
 
-def _seed_pixels(skeleton: Skeleton, k: int, chain_length: int, factor: float, index: np.ndarray) -> np.ndarray:
-    """Graph nodes on bone k's axis: the middle of a root, most of a lone end bone (a head, a tail), the far half
-    of a chain's end bone (a forearm and hand)."""
-    head, tail = skeleton.heads[k] * factor, skeleton.tails[k] * factor
-    kind = "root" if skeleton.parents[k] < 0 else "end" if chain_length == 1 else "chain_end"
-    start, stop = SEED_SPANS[kind]
-    count = max(2, int(np.linalg.norm(tail - head) * 2))
-    points = head[None] + np.linspace(start, stop, count)[:, None] * (tail - head)[None]
-    xs = np.clip(np.round(points[:, 0]).astype(int), 0, index.shape[1] - 1)
-    ys = np.clip(np.round(points[:, 1]).astype(int), 0, index.shape[0] - 1)
-    nodes = index[ys, xs]
-    return np.unique(nodes[nodes >= 0])
+def _seed_pixels(skeleton: Skeleton, chain: list[int], factor: float, index: np.ndarray) -> np.ndarray:
+    """Graph nodes on a chain's axes (end bone first): the middle of a root, most of a lone end bone (a head, a
+    tail), the far half of a chain's end bone (a forearm and hand); a chain laid along the product's own limb is
+    seeded all along but for its first half bone (its joint lies in the body)."""
+    end = chain[0]
+    if skeleton.parents[end] < 0:
+        spans = {end: SEED_SPANS["root"]}
+    elif end in skeleton.laid:
+        spans = {bone: SEED_SPANS["laid"] if bone == chain[-1] else (0.0, 1.0) for bone in chain}
+    else:
+        spans = {end: SEED_SPANS["end" if len(chain) == 1 else "chain_end"]}
+    nodes = []
+    for bone, (start, stop) in spans.items():
+        head, tail = skeleton.heads[bone] * factor, skeleton.tails[bone] * factor
+        count = max(2, int(np.linalg.norm(tail - head) * 2))
+        points = head[None] + np.linspace(start, stop, count)[:, None] * (tail - head)[None]
+        xs = np.clip(np.round(points[:, 0]).astype(int), 0, index.shape[1] - 1)
+        ys = np.clip(np.round(points[:, 1]).astype(int), 0, index.shape[0] - 1)
+        nodes.append(index[ys, xs])
+    found = np.concatenate(nodes)
+    return np.unique(found[found >= 0])
 
 
 def _nearest_node(point: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -156,10 +165,11 @@ def _colour_bins(lab: np.ndarray) -> np.ndarray:
     return (cells[..., 0] * COLOUR_BINS + cells[..., 1]) * COLOUR_BINS + cells[..., 2]
 
 
-def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Patches of a part whose colour that part hardly has near its bone, touching a part that has it (a lock of
-    hair reached first from the dress, but of the hair's colour), go to that part. A part's colours are those of
-    its nearer half (by path cost from its seeds)."""
+def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray, receivers: set[int]) -> np.ndarray:
+    """Patches of a part whose colour that part hardly has near its bone, touching a lone end part (a head, a
+    tail: what long hair, a mane or a plume grows from) that has it, go to that part: a lock of hair reached first
+    from the dress, but of the hair's colour. A part's colours are those of its nearer half (by path cost from its
+    seeds)."""
     bins = _colour_bins(lab)
     parts = [int(p) for p in np.unique(labels[labels >= 0])]
     if len(parts) < 2:
@@ -181,7 +191,7 @@ def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray) -> np.
     for piece in range(1, count):
         members = pieces == piece
         beside = cv2.dilate(members.astype(np.uint8), ring).astype(bool) & ~members & (labels >= 0)
-        neighbours = np.unique(labels[beside])
+        neighbours = np.array([n for n in np.unique(labels[beside]) if n in receivers], int)
         if not len(neighbours):
             continue
         fit = histograms[index[neighbours]][:, bins[members]].mean(axis=1)
@@ -228,7 +238,7 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
     chains = limb_chains(skeleton)
     sources, owners = [], []
     for k in chains:
-        nodes = _seed_pixels(skeleton, k, len(chains[k]), factor, index)
+        nodes = _seed_pixels(skeleton, chains[k], factor, index)
         if not len(nodes) and movable.any():
             nodes = _nearest_node(0.5 * (skeleton.heads[k] + skeleton.tails[k]) * factor, index)
         sources.append(nodes)
@@ -246,7 +256,8 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
         work_labels[ys, xs] = lookup[index[ys, xs]]
         work_distance = np.full(work_labels.shape, np.inf)
         work_distance[ys, xs] = distance[index[ys, xs]]
-        work_labels = _by_colour(work_labels, work_lab, work_distance)
+        lone_ends = {end for end, chain in chains.items() if len(chain) == 1 and skeleton.parents[end] >= 0}
+        work_labels = _by_colour(work_labels, work_lab, work_distance, lone_ends)
     work_labels = _split_chains(work_labels, chains, skeleton, factor)
     work_labels[base & work_support] = skeleton.count
     return _to_crop_size(work_labels, work_lab, cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 0.5 / factor), cv2.COLOR_RGB2LAB), support)

@@ -47,13 +47,14 @@ class Skeleton:
     depths: np.ndarray  # (K,) draw order, low is behind
     joints: tuple[tuple[int, int], ...]  # bone pairs joined at a joint (parent, child) or where regions touch
     rigged: bool  # True: forward kinematics from a rig; False: a user clip's regions as free bones
+    laid: frozenset[int] = frozenset()  # bones laid along the product's own limbs (their placement is trusted)
 
     @property
     def count(self) -> int:
         return len(self.names)
 
-    def with_bones(self, heads: np.ndarray, tails: np.ndarray) -> "Skeleton":
-        return replace(self, heads=heads, tails=tails)
+    def with_bones(self, heads: np.ndarray, tails: np.ndarray, laid: frozenset[int] = frozenset()) -> "Skeleton":
+        return replace(self, heads=heads, tails=tails, laid=laid)
 
 
 @dataclass(frozen=True)
