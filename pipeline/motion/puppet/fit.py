@@ -27,6 +27,7 @@ LIMB_SPAN = (0.1, 0.6)  # stretch of the path (from the extremity) whose width i
 JOIN_SEARCH_FROM = 0.3  # the join is looked for beyond this share of the path
 EDGE_SPLIT = 14.0  # Lab units: a colour step this large splits the matte when limbs are looked for by colour
 MIN_PIECE = 0.01  # of the matte's area: smaller pieces of the colour-split matte are no limbs
+MAX_TURN = np.radians(50)  # a laid bone may point at most this far from where the fitted rig points it
 LIMB_MISS_WEIGHT = 1.0  # overlap score given up per side-share of mean distance from limb ends to extremities
 ELONGATION = 3.0  # a matched path must be this many times as long as it is wide to be a limb
 
@@ -54,7 +55,7 @@ def _crossing_numbers(thin: np.ndarray) -> np.ndarray:
 
 def _colour_edges(rgb: np.ndarray) -> np.ndarray:
     """Where neighbouring pixels' flattened colours differ by more than EDGE_SPLIT Lab units (outlines, not prints)."""
-    lab = flat_colour(rgb)
+    lab = flat_colour(rgb, median=False)  # a thin arm's outline is what splits it from the dress
     edges = np.zeros(rgb.shape[:2], bool)
     for here, there, _ in neighbour_slices(edges.shape):
         edges[here] |= np.linalg.norm(lab[here] - lab[there], axis=2) > EDGE_SPLIT
@@ -189,15 +190,31 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
             if end not in found or elongation > found[end][0]:
                 found[end] = (elongation, path)
     heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
+    laid = set()
     for end, (_, path) in found.items():
         chain = chains[end][::-1]  # from the limb's root bone to its end bone
         lengths = np.array([np.linalg.norm(tails[b] - heads[b]) for b in chain])
         joints = _along(path, np.concatenate([[0.0], np.cumsum(lengths) / max(lengths.sum(), 1e-9)]))
+        if not _keeps_directions(skeleton, chain, joints):
+            continue
         for i, bone in enumerate(chain):
             heads[bone], tails[bone] = joints[i], joints[i + 1]
+        laid.update(chain)
     for k in range(skeleton.count):
         heads[k] = inside_point(dist, heads[k])
-    return skeleton.with_bones(heads, tails, frozenset(b for end in found for b in chains[end]))
+    return skeleton.with_bones(heads, tails, frozenset(laid))
+
+
+def _keeps_directions(skeleton: Skeleton, chain: list[int], joints: np.ndarray) -> bool:
+    """Whether every bone laid along the path points within MAX_TURN of where the fitted rig points it: a path
+    that zig-zags through the body (an arm's extremity reached through the torso) is no limb of this rig."""
+    for i, bone in enumerate(chain):
+        fitted = skeleton.tails[bone] - skeleton.heads[bone]
+        laid = joints[i + 1] - joints[i]
+        cosine = fitted @ laid / max(np.linalg.norm(fitted) * np.linalg.norm(laid), 1e-9)
+        if cosine < np.cos(MAX_TURN):
+            return False
+    return True
 
 
 def _limb_paths(skeleton: Skeleton, axis: MedialAxis, chains: dict[int, list[int]],

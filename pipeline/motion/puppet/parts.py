@@ -18,16 +18,21 @@ WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size
 EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neighbouring pixels
 COLOUR_BINS = 8  # per Lab axis, for the parts' colour histograms
 DOUBT = 0.2  # a pixel is doubtful where its part has its colour at under this share of the best part's frequency
-REACH = 0.8  # a limb's pixels lie within this many limb lengths (path cost) of its seeds
+MIN_PATCH_DEPTH = 3.0  # working px: thinner patches are outlines and seams, not growths like hair
+REACH = (0.8, 2.0)  # a limb's pixels lie within this many limb lengths (path cost) of its seeds; a lone end
+# bone's (a head's, a tail's) within the second
 SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0), "laid": (0.5, 1.0)}  # seeded stretch of a bone's axis
+MEDIAN_SIZE = 5  # working px
 MEAN_SHIFT = (6, 18)  # spatial and colour radius of the mean-shift flattening at the working size
 EDGE_FLOOR = 4.0  # Lab units of change between neighbours that cost nothing
 
 
-def flat_colour(rgb: np.ndarray) -> np.ndarray:
-    """Lab colour flattened within regions (mean shift): a print or a shading texture is no edge, an outline is."""
+def flat_colour(rgb: np.ndarray, median: bool = True) -> np.ndarray:
+    """Lab colour flattened within regions (mean shift): a print or a shading texture is no edge, a region's
+    outline is."""
     rgb_u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    flat = cv2.pyrMeanShiftFiltering(rgb_u8, MEAN_SHIFT[0], MEAN_SHIFT[1])
+    # `median`: first take out lines a few pixels thin (a shaded rim, an outline) that paths would follow
+    flat = cv2.pyrMeanShiftFiltering(cv2.medianBlur(rgb_u8, MEDIAN_SIZE) if median else rgb_u8, *MEAN_SHIFT)
     return cv2.cvtColor(flat.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
@@ -188,8 +193,11 @@ def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray, receiv
     count, pieces = cv2.connectedComponents(doubtful.astype(np.uint8), connectivity=8)
     out = labels.copy()
     ring = np.ones((3, 3), np.uint8)
+    thickness = cv2.distanceTransform(doubtful.astype(np.uint8), cv2.DIST_L2, 3)
     for piece in range(1, count):
         members = pieces == piece
+        if thickness[members].max() < MIN_PATCH_DEPTH:  # a shaded outline or a seam, not a growth
+            continue
         beside = cv2.dilate(members.astype(np.uint8), ring).astype(bool) & ~members & (labels >= 0)
         neighbours = np.array([n for n in np.unique(labels[beside]) if n in receivers], int)
         if not len(neighbours):
@@ -213,10 +221,11 @@ def _within_reach(owners: np.ndarray, distance: np.ndarray, chains: dict[int, li
     the tail) go to the limb's root part instead: they then move with the body rather than with a stranger."""
     out = owners.copy()
     for end, chain in chains.items():
-        if len(chain) < 2:  # a lone end bone (a head, a tail) may own far growths: locks of hair, a mane
+        if skeleton.parents[end] < 0:
             continue
         length = sum(float(np.linalg.norm(skeleton.tails[b] - skeleton.heads[b])) for b in chain) * factor
-        out[(owners == end) & (distance > REACH * length)] = _root_of(skeleton, end)
+        reach = REACH[0] if len(chain) > 1 else REACH[1]  # a lone end bone (a head) may own locks of hair
+        out[(owners == end) & (distance > reach * length)] = _root_of(skeleton, end)
     return out
 
 
@@ -232,7 +241,10 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
     base = np.zeros_like(work_support)
     if base_row is not None:
         base[int(base_row * factor):] = True
-    movable = work_support & ~base
+    # paths run through the object itself: its faint soft edge is one thin ring of backdrop-coloured pixels that
+    # would carry a part all the way round the outline; it takes the nearest part's label afterwards
+    solid = cv2.resize(rgba[..., 3], size, interpolation=cv2.INTER_AREA) >= 0.5
+    movable = work_support & solid & ~base
     work_lab = flat_colour(work_rgb)
     graph, index = _grid_graph(movable, work_lab)
     chains = limb_chains(skeleton)
