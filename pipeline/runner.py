@@ -110,7 +110,7 @@ def run_stages(job: ProductJob, stages: list[Stage], report: ProductReport,
     try:
         if any(stage.reads_source for stage in stages):
             remove_stale_temps(job.product_dir)  # what a killed run left half-written
-            job.source_bytes = fetch_image_bytes(job.item)
+            job.source_bytes = fetch_image_bytes(job.item, job.config.allow_hosts)
             job.source_hash = sha256_bytes(job.source_bytes)
         for stage in stages:
             current = stage.name
