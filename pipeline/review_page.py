@@ -377,7 +377,7 @@ figcaption a { color: inherit; }
 .checks th { text-align: left; font-weight: 400; overflow-wrap: anywhere; padding: 1px 4px; }
 .checks td { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; padding: 1px 4px; }
 .decide { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-top: 8px; }
-.decide .note { flex: 1 1 100px; min-width: 0; font: inherit; font-size: 12px; padding: 3px 6px;
+.decide .note { flex: 1 1 100%; min-width: 0; font: inherit; font-size: 12px; padding: 3px 6px;
   border: 1px solid var(--line); border-radius: 6px; }
 .decide button[data-decision="approve"][aria-pressed="true"] { background: var(--done); color: #fff;
   border-color: var(--done); }
