@@ -234,18 +234,15 @@ def render_media(product: ProductReport, base: Path) -> str:
     return f'<figure class="media">{screen}<figcaption>{caption}</figcaption></figure>'
 
 
-def product_checks(product: ProductReport) -> list[dict[str, Any]]:
-    """The quality gate's checks (name, value, threshold, passed); products from before the gate have none."""
-    checks = getattr(product, "checks", None) or []
-    return [c for c in checks if isinstance(c, dict)]
-
-
 def render_checks(product: ProductReport) -> str:
-    failed = [c for c in product_checks(product) if not c.get("passed", True)]
+    """The quality gate's failed checks (pipeline/gate: each has name, value, threshold, passed and the worst
+    frame), one row each; nothing when every check passed or the gate was off."""
+    failed = [check for check in getattr(product, "checks", []) if check.passed is False]
     if not failed:
         return ""
-    rows = "".join(f'<tr><th>{esc(c.get("name", "?"))}</th><td>{esc(format_number(c.get("value", "")))}</td>'
-                   f'<td>threshold {esc(format_number(c.get("threshold", "")))}</td></tr>' for c in failed)
+    rows = "".join(f'<tr><th>{esc(c.name)}</th><td>{esc(format_number(c.value))}</td>'
+                   f'<td>threshold {esc(format_number(c.threshold))}</td>'
+                   f'<td>{f"frame {c.frame}" if c.frame is not None else ""}</td></tr>' for c in failed)
     return f'<table class="checks"><caption>failed checks</caption>{rows}</table>'
 
 

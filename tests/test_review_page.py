@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -29,9 +30,11 @@ from review_page_bench import CHROMIUM, CHROMIUM_ARGS, status_of, synthetic_run 
 EVIL_ID = '<script>alert("x")</script>'
 EVIL_ERROR = 'image is not a photo: <img src=x onerror=alert(1)> & "quotes"'
 TIMINGS = {"localize": 0.4, "inpaint": 0.2, "motion": 1.1, "superres": 0.05, "fusion": 0.3}
-HELD_CHECKS = [{"name": "loop_seam", "value": 0.3125, "threshold": 0.12, "passed": False},
-               {"name": "<b>flicker</b>", "value": 2.5, "threshold": 1.0, "passed": False},
-               {"name": "max_stretch", "value": 1.1, "threshold": 1.6, "passed": True}]
+# the quality gate's checks (pipeline/gate/checks.py Check: name, value, threshold, passed, frame)
+HELD_CHECKS = [SimpleNamespace(name="loop_seam", value=0.3125, threshold=0.12, passed=False, frame=23),
+               SimpleNamespace(name="<b>flicker</b>", value=2.5, threshold=1.0, passed=False, frame=None),
+               SimpleNamespace(name="max_stretch", value=1.1, threshold=1.6, passed=True, frame=4),
+               SimpleNamespace(name="plate_band_error", value=None, threshold=12.0, passed=None, frame=None)]
 
 
 class PageParser(HTMLParser):
@@ -94,7 +97,7 @@ def held_product(output: Path, product_id: str, line: int, shade: int) -> Produc
     files = tiny_animation(output / product_id, shade)
     product = ProductReport(product_id, line, REVIEW, motion="sway", category="lamp", stage_seconds=dict(TIMINGS),
                             outputs={k: str(v) for k, v in files.items()}, facts=facts_for("plain"))
-    product.checks = [dict(check) for check in HELD_CHECKS]  # the gate's field on ProductReport
+    product.checks = list(HELD_CHECKS)  # the gate's field on ProductReport
     return product
 
 
@@ -209,8 +212,8 @@ def test_held_cards_show_the_failed_checks_and_the_decision_control(run: RunRepo
     for pid in ("mug", "doll", "vase", "teapot"):
         assert not any(t in ("button", "input") for t, _ in by_id[pid])
     assert html.count('<caption>failed checks</caption>') == 2
-    assert "<th>loop_seam</th><td>0.3125</td><td>threshold 0.12</td>" in html
-    assert "max_stretch" not in html  # passed checks stay off the card
+    assert "<th>loop_seam</th><td>0.3125</td><td>threshold 0.12</td><td>frame 23</td>" in html
+    assert "max_stretch" not in html and "plate_band_error" not in html  # passed or not measured: not shown
     assert 'class="approvals"' in html and "0 of 2 held products decided" in html
 
 
