@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import sys
 import time
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.imageio import write_jpeg, write_png
 from pipeline.report import DONE, FAILED, SKIPPED, ProductReport, RunReport
@@ -235,6 +237,29 @@ def test_output_paths_relative_to_the_working_folder(tmp_path: Path, monkeypatch
 def test_empty_run_still_writes_a_page(tmp_path: Path) -> None:
     page = write_review_page(RunReport([], tmp_path))
     assert "no products" in page.read_text()
+
+
+@pytest.mark.slow
+def test_a_run_writes_a_small_thumbnail_and_its_card_shows_it(tmp_path: Path) -> None:
+    from conftest import product_photo
+    from pipeline.cli import main
+    from test_path_safety import write_short_clip
+
+    write_short_clip(tmp_path / "clip")
+    photo = Image.open(io.BytesIO(product_photo((205, 35, 45), seed=1))).resize((360, 360))
+    photo.save(tmp_path / "vase.png")  # larger than the thumbnail
+    (tmp_path / "catalog.csv").write_text("product_id,image,category,motion\nvase,vase.png,vase,clip/\n")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "catalog.csv"), "-o", str(out), "--size", "64", "--frames", "4",
+                 "--max-side", "400"]) == 0
+    thumb = out / "vase" / "05_fusion" / THUMB_NAME
+    with Image.open(thumb) as image:
+        assert max(image.size) == 200 and image.format == "JPEG"
+    assert thumb.stat().st_size < 16_000  # a few KB
+    product = json.loads((out / "report.json").read_text())["products"][0]
+    assert product["outputs"]["poster_thumb"] == str(thumb)
+    card = parse((out / "report.html").read_text()).card_tags[0]
+    assert [a["src"] for t, a in card if t == "img"] == [f"vase/05_fusion/{THUMB_NAME}"]
 
 
 # ---- in Chromium ------------------------------------------------------------------------------------------------

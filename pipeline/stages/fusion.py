@@ -66,7 +66,7 @@ class FusionStage(Stage):
                 outputs[fmt] = f"animation.{fmt}"
                 encode_animated_image(frames, out_dir / outputs[fmt], round(fps))
         write_jpeg(out_dir / "poster.jpg", frames[0])
-        outputs["poster_thumb"] = write_poster_thumb(out_dir / THUMB_NAME, frames[0]).name
+        write_poster_thumb(out_dir / THUMB_NAME, frames[0])
         facts = {"frames": len(frames), "fps": fps, "size": [int(source.shape[1]), int(source.shape[0])],
                  "outputs": outputs}
         atomic_write_json(out_dir / "fusion.json", facts)
