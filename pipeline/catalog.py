@@ -2,36 +2,21 @@
 from __future__ import annotations
 
 import csv
-import http.client
 import io
-import math
-import os
 import re
-import time
 import unicodedata
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.download import download_bytes
 from pipeline.errors import CatalogError, ProductError
 
 REQUIRED_COLUMNS = ("product_id", "image", "category")
 OPTIONAL_COLUMNS = ("motion", "title")
 MAX_ID_LENGTH = 128
 MAX_ID_BYTES = 255  # a file name's limit on common file systems
-MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024
 MAX_FILE_BYTES = 200 * 1024 * 1024
-DOWNLOAD_TIMEOUT_S = 20.0  # per connect/read
-DOWNLOAD_DEADLINE_S = 60.0  # for the whole download
-MAX_REDIRECTS = 5
-# environment variables that override the three download limits above for a run (worker processes inherit them)
-TIMEOUT_ENV = "ANIMATE_PRODUCTS_DOWNLOAD_TIMEOUT_S"
-DEADLINE_ENV = "ANIMATE_PRODUCTS_DOWNLOAD_DEADLINE_S"
-MAX_BYTES_ENV = "ANIMATE_PRODUCTS_MAX_DOWNLOAD_BYTES"
-_URL_SAFE = "/%:@!$&'()*+,;=~?[]"  # characters a URL's path and query keep as they are
 _SAFE_ID = re.compile(r"^[\w][\w.\- ]*$", re.UNICODE)
 # names Windows maps to devices in every folder, with or without an extension: such a product folder would
 # write to the device instead of under the output root when the outputs land on (or are copied to) Windows
@@ -159,104 +144,11 @@ def read_catalog(path: Path) -> list[CatalogItem]:
     return items
 
 
-def _looks_like_html(content_type: str, data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return "html" in content_type or head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
-
-
-def _env_limit(name: str, default: float) -> float:
-    """`default`, unless the environment variable `name` sets another positive number."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise ProductError(f"environment variable {name}={text!r} must be a positive number")
-    return value
-
-
-def _quoted_url(url: str) -> str:
-    """`url` with spaces and non-ASCII characters in its path and query percent-encoded, as browsers send them
-    (http.client refuses them raw, and catalogs exported by shops contain them); escapes already there stay."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path=urllib.parse.quote(parts.path, safe=_URL_SAFE),
-                                                  query=urllib.parse.quote(parts.query, safe=_URL_SAFE)))
-
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follows at most MAX_REDIRECTS redirects, to http(s) only, within the download's deadline. urllib's own
-    handler would also follow one to ftp:// and would read a redirect's body to its end, however long a server
-    makes it."""
-
-    def __init__(self, what: str, url: str, deadline: float, deadline_s: float) -> None:
-        self.what, self.url, self.deadline, self.deadline_s = what, url, deadline, deadline_s
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (urllib's signature)
-        fp.close()  # the caller reads what is left of the body; closed, nothing is left
-        visited = getattr(req, "redirect_dict", {})
-        if newurl in visited or len(visited) >= MAX_REDIRECTS:
-            raise ProductError(f"{self.what} {self.url} redirects in a loop or more than {MAX_REDIRECTS} times "
-                               f"(last to {newurl})")
-        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise ProductError(f"{self.what} {self.url} redirects to {newurl}, which is not an http(s) URL")
-        if time.monotonic() > self.deadline:
-            raise ProductError(f"{self.what} {self.url} took longer than {self.deadline_s:g} s to download")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def download_bytes(url: str, what: str = "image URL") -> bytes:
-    """GET `url` with a per-read timeout, an overall deadline and a size cap; reject HTML pages. Problems raise
-    ProductError naming `what` was being fetched."""
-    timeout = _env_limit(TIMEOUT_ENV, DOWNLOAD_TIMEOUT_S)
-    deadline_s = _env_limit(DEADLINE_ENV, DOWNLOAD_DEADLINE_S)
-    max_bytes = int(_env_limit(MAX_BYTES_ENV, MAX_DOWNLOAD_BYTES))
-    deadline = time.monotonic() + deadline_s  # a server trickling bytes cannot hold a worker forever
-    try:
-        request = urllib.request.Request(_quoted_url(url), headers={"User-Agent": "animate-products/0.1"})
-        opener = urllib.request.build_opener(_Redirects(what, url, deadline, deadline_s))
-        with opener.open(request, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length", "").strip()
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise ProductError(f"{what} {url} is too large ({int(declared)} bytes; limit {max_bytes})")
-            content_type = (response.headers.get("Content-Type") or "").lower()
-            chunks: list[bytes] = []
-            received = 0
-            while received <= max_bytes:
-                if time.monotonic() > deadline:
-                    raise ProductError(f"{what} {url} took longer than {deadline_s:g} s to download")
-                chunk = response.read1(min(1 << 16, max_bytes + 1 - received))  # what has arrived
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                received += len(chunk)
-    except ProductError:
-        raise
-    except urllib.error.HTTPError as exc:
-        exc.close()  # its body is never read
-        raise ProductError(f"{what} {url} answered HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):  # socket.timeout's message is only "timed out"
-            reason = f"the server sent nothing for {timeout:g} s"
-        raise ProductError(f"{what} {url} could not be downloaded: {reason}") from None
-    if received > max_bytes:
-        raise ProductError(f"{what} {url} is larger than the {max_bytes} byte limit")
-    data = b"".join(chunks)
-    if not data:
-        raise ProductError(f"{what} {url} returned an empty body")
-    if _looks_like_html(content_type, data):
-        raise ProductError(f"{what} {url} returned an HTML page (Content-Type {content_type or 'unset'}), "
-                           "not the file itself; link the file, not a page showing it")
-    return data
-
-
-def fetch_image_bytes(item: CatalogItem) -> bytes:
-    """The raw bytes of the item's image, from disk (relative to the catalog) or over http(s)."""
+def fetch_image_bytes(item: CatalogItem, allow_hosts: Iterable[str] = ()) -> bytes:
+    """The raw bytes of the item's image, from disk (relative to the catalog) or over http(s) to a public address
+    or one `allow_hosts` (host names, addresses, CIDR networks) opens."""
     if item.is_url:
-        return download_bytes(item.image)
+        return download_bytes(item.image, allow_hosts=allow_hosts)
     if "://" in item.image:
         raise ProductError(f"image {item.image!r} uses an unsupported URL scheme; use a path or http(s)")
     path = Path(item.image)

@@ -153,7 +153,7 @@ def run_job_main(argv: list[str]) -> int:
         announce(run_dir)
         print(f"{'resuming unfinished run' if resumed else 'run'} {run_dir}", file=sys.stderr)
         verify_files(None, config.weights_dir)  # every model file present must match its pinned sha256 (else 78)
-        status = _run_plan(make_plan(fetch_catalog(job, run_dir), config), config)
+        status = _run_plan(make_plan(fetch_catalog(job, run_dir, config.allow_hosts), config), config)
         if not config.dry_run:
             finish_run(job, run_dir)
     return status

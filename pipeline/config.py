@@ -10,6 +10,7 @@ import yaml
 from pipeline.errors import UsageError
 from models.weights import WEIGHTS_DIR
 from pipeline.motions_library import DEFAULT_LIBRARY
+from pipeline.net_policy import allow_entry_problem
 
 FORMATS = ("mp4", "webp", "gif")
 DEVICES = ("auto", "cpu", "cuda")
@@ -60,6 +61,8 @@ class PipelineConfig:
     sr_fp32: bool = False  # CUDA only: no fp16 autocast
     feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
     crf: int = 20
+    allow_hosts: tuple[str, ...] = ()  # host names, addresses, CIDR networks image URLs may reach besides public
+    # addresses (internal image servers); ANIMATE_PRODUCTS_ALLOW_HOSTS adds more (pipeline/net_policy.py)
 
     def validate(self) -> "PipelineConfig":
         checks = [
@@ -87,6 +90,7 @@ class PipelineConfig:
             (2 <= self.keypoints <= 32, "--keypoints must be between 2 and 32"),
             (0.0 <= self.crop_margin <= 1.0, "crop_margin must be between 0 and 1"),
             (0 <= self.crf <= 51, "--crf must be between 0 and 51"),
+            *((False, f"allow_hosts: {problem}") for problem in map(allow_entry_problem, self.allow_hosts) if problem),
         ]
         for ok, message in checks:
             if not ok:

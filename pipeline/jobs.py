@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from pipeline.atomic import atomic_write_bytes
-from pipeline.catalog import download_bytes, is_http_url
+from pipeline.catalog import is_http_url
+from pipeline.download import download_bytes
 from pipeline.config import PipelineConfig, apply_overrides
 from pipeline.errors import CatalogError, ProductError, UsageError
 
@@ -113,13 +114,14 @@ def choose_run_folder(root: Path, now: float | None = None) -> tuple[Path, bool]
     return folder, False
 
 
-def fetch_catalog(job: JobSpec, run_dir: Path) -> Path:
+def fetch_catalog(job: JobSpec, run_dir: Path, allow_hosts: tuple[str, ...]) -> Path:
     """The catalog file this run reads: the job's own path, or a URL's content saved into the run folder
-    (relative image paths in it then resolve against the run folder, so such catalogs should hold URLs)."""
+    (relative image paths in it then resolve against the run folder, so such catalogs should hold URLs).
+    The URL may reach a public address or one `allow_hosts` (the run's setting) opens; else exit 66."""
     if not job.catalog_is_url:
         return Path(job.catalog)
     try:
-        data = download_bytes(job.catalog, "catalog URL")
+        data = download_bytes(job.catalog, "catalog URL", allow_hosts)
     except ProductError as exc:
         raise CatalogError(exc.reason) from None
     return atomic_write_bytes(run_dir / "catalog.csv", data)

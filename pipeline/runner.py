@@ -22,7 +22,7 @@ from pipeline.report import DONE, FAILED, REUSED, SKIPPED, ProductReport, RunRep
 from pipeline.model_options import check_model_files
 from pipeline.sr_choice import check_sr_model
 from pipeline.stages.base import STAGE_ORDER, ProductJob, Stage
-from pipeline.stages.fusion import FusionStage
+from pipeline.stages.fusion import THUMB_NAME, FusionStage
 from pipeline.stages.inpaint import InpaintStage
 from pipeline.stages.localize import LocalizeStage
 from pipeline.motion.stage import MotionStage
@@ -111,7 +111,7 @@ def run_stages(job: ProductJob, stages: list[Stage], report: ProductReport,
     try:
         if any(stage.reads_source for stage in stages):
             remove_stale_temps(job.product_dir)  # what a killed run left half-written
-            job.source_bytes = fetch_image_bytes(job.item)
+            job.source_bytes = fetch_image_bytes(job.item, job.config.allow_hosts)
             job.source_hash = sha256_bytes(job.source_bytes)
         for stage in stages:
             current = stage.name
@@ -142,6 +142,7 @@ def finish_report(job: ProductJob, report: ProductReport, progress: ProgressFn |
         outputs = report.facts.get("fusion", {}).get("outputs", {})
         report.outputs = {fmt: str(fusion_dir / name) for fmt, name in outputs.items()}
         report.outputs["poster"] = str(fusion_dir / "poster.jpg")
+        report.outputs["poster_thumb"] = str(fusion_dir / THUMB_NAME)  # the review page's card image
     if progress:
         progress(job.item.product_id, report.status)
     return report

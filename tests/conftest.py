@@ -9,6 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipeline.net_policy import ALLOW_ENV
+
+LOOPBACK_ALLOW = "127.0.0.1/32"  # the one address the test servers listen on
 
 @dataclass(frozen=True)
 class Route:
@@ -24,10 +27,12 @@ class LoopbackServer:
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
-        routes = self.routes
+        self.host_headers: list[str | None] = []  # the Host header of each request, in order
+        routes, host_headers = self.routes, self.host_headers
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                host_headers.append(self.headers.get("Host"))
                 route = routes.get(self.path)
                 if route is None:
                     self.send_error(404, "Not Found")
@@ -67,8 +72,8 @@ class LoopbackServer:
 
 @pytest.fixture
 def loopback_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
-    for name in ("no_proxy", "NO_PROXY"):  # an http_proxy in the environment must not capture loopback requests
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    """The server, and the allow-list that lets downloads reach it (loopback is refused otherwise)."""
+    monkeypatch.setenv(ALLOW_ENV, LOOPBACK_ALLOW)
     server = LoopbackServer()
     server.thread.start()
     try:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.catalog import DEADLINE_ENV, MAX_BYTES_ENV, TIMEOUT_ENV, product_id_problem
+from pipeline.catalog import product_id_problem
+from pipeline.download import DEADLINE_ENV, MAX_BYTES_ENV, TIMEOUT_ENV
 from conftest import FAST_SETTINGS as FAST, product_photo
 from pipeline.cli import main
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import pipeline.catalog as catalog
+import pipeline.download as download
 from pipeline.catalog import CatalogItem, fetch_image_bytes, product_id_problem, read_catalog
 from pipeline.errors import CatalogError, ProductError
 from test_batch_bad_rows import CannedServer, redirect
@@ -295,7 +296,7 @@ def test_url_empty_body(loopback_http, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("send_length", [True, False])
 def test_url_larger_than_the_cap(loopback_http, tmp_path: Path, monkeypatch, send_length: bool) -> None:
-    monkeypatch.setattr(catalog, "MAX_DOWNLOAD_BYTES", 1000)
+    monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", 1000)
     url = loopback_http.add("/huge.png", png_bytes() + b"\0" * 5000, send_length=send_length)
     with pytest.raises(ProductError) as caught:
         fetch_image_bytes(item_for(url, tmp_path))
@@ -304,13 +305,13 @@ def test_url_larger_than_the_cap(loopback_http, tmp_path: Path, monkeypatch, sen
 
 def test_url_just_under_the_cap_is_fine(loopback_http, tmp_path: Path, monkeypatch) -> None:
     data = png_bytes()
-    monkeypatch.setattr(catalog, "MAX_DOWNLOAD_BYTES", len(data))
+    monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", len(data))
     url = loopback_http.add("/exact.png", data, send_length=False)
     assert fetch_image_bytes(item_for(url, tmp_path)) == data
 
 
 def test_url_trickling_forever_hits_the_deadline(loopback_http, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(catalog, "DOWNLOAD_DEADLINE_S", 0.5)
+    monkeypatch.setattr(download, "DOWNLOAD_DEADLINE_S", 0.5)
     url = loopback_http.add("/slow.png", png_bytes() + b"\0" * 20_000, send_length=False, trickle_s=0.02)
     with pytest.raises(ProductError, match="took longer"):
         fetch_image_bytes(item_for(url, tmp_path))
@@ -326,11 +327,11 @@ def test_unreachable_url(loopback_http, tmp_path: Path) -> None:  # the fixture 
 
 def test_download_limits_from_the_environment(loopback_http, tmp_path: Path, monkeypatch) -> None:
     url = loopback_http.add("/img.png", png_bytes() + b"\0" * 5000)
-    monkeypatch.setenv(catalog.MAX_BYTES_ENV, "1000")
+    monkeypatch.setenv(download.MAX_BYTES_ENV, "1000")
     with pytest.raises(ProductError, match="limit 1000"):
         fetch_image_bytes(item_for(url, tmp_path))
-    monkeypatch.setenv(catalog.MAX_BYTES_ENV, "lots")
-    with pytest.raises(ProductError, match=f"{catalog.MAX_BYTES_ENV}='lots' must be a positive number"):
+    monkeypatch.setenv(download.MAX_BYTES_ENV, "lots")
+    with pytest.raises(ProductError, match=f"{download.MAX_BYTES_ENV}='lots' must be a positive number"):
         fetch_image_bytes(item_for(url, tmp_path))
 
 
@@ -345,7 +346,7 @@ def test_redirect_to_the_image_is_followed_without_reading_the_redirect_body(loo
                                                                              monkeypatch) -> None:
     # the redirect sends no Content-Length, a few bytes of body and then stalls: reading that body to its end
     # would wait for the read timeout and fail
-    monkeypatch.setenv(catalog.TIMEOUT_ENV, "2")
+    monkeypatch.setenv(download.TIMEOUT_ENV, "2")
     data = png_bytes()
     target = loopback_http.add("/cdn/img.png", data)
     stalling = CannedServer(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\n\r\nmoved".encode(), hold=True)
@@ -359,10 +360,10 @@ def test_redirect_to_the_image_is_followed_without_reading_the_redirect_body(loo
 
 def test_redirect_chain_longer_than_the_limit(tmp_path: Path, loopback_http) -> None:
     servers = [CannedServer(None)]  # the last hop: never reached
-    for _ in range(catalog.MAX_REDIRECTS + 1):
+    for _ in range(download.MAX_REDIRECTS + 1):
         servers.append(CannedServer(redirect(servers[-1].url("/next"))))
     try:
-        with pytest.raises(ProductError, match=f"more than {catalog.MAX_REDIRECTS} times"):
+        with pytest.raises(ProductError, match=f"more than {download.MAX_REDIRECTS} times"):
             fetch_image_bytes(item_for(servers[-1].url("/first"), tmp_path))
     finally:
         for server in servers:

@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.atomic import atomic_write_json
 from pipeline.fusion import composite_frame, feather_ramp
-from pipeline.imageio import read_png, write_jpeg, write_png
+from pipeline.imageio import read_png, resize_to_max_side, write_jpeg, write_png
 from pipeline.manifest import sha256_file, sha256_paths
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.motion.stage import frame_paths
@@ -15,6 +17,12 @@ from pipeline.video import encode_animated_image, encode_mp4
 
 LOCALIZE_DIR, INPAINT_DIR, SUPERRES_DIR = "01_localize", "02_inpaint", "04_superres"
 DEFAULT_FPS = 24.0
+THUMB_NAME, THUMB_SIDE, THUMB_QUALITY = "poster_thumb.jpg", 200, 80  # a few KB: the review page's card image
+
+
+def write_poster_thumb(path: Path, frame_u8: np.ndarray) -> Path:
+    """The first frame, small: a review page of thousands of cards loads these, not the full-size posters."""
+    return write_jpeg(path, resize_to_max_side(frame_u8, THUMB_SIDE), quality=THUMB_QUALITY)
 
 
 def output_fps(job: ProductJob) -> float:
@@ -58,6 +66,7 @@ class FusionStage(Stage):
                 outputs[fmt] = f"animation.{fmt}"
                 encode_animated_image(frames, out_dir / outputs[fmt], round(fps))
         write_jpeg(out_dir / "poster.jpg", frames[0])
+        write_poster_thumb(out_dir / THUMB_NAME, frames[0])
         facts = {"frames": len(frames), "fps": fps, "size": [int(source.shape[1]), int(source.shape[0])],
                  "outputs": outputs}
         atomic_write_json(out_dir / "fusion.json", facts)
