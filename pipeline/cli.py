@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "processes) or ray (CPU stages as Ray tasks, motion and super-resolution as GPU actors; "
                         "needs the ray extra and an output folder every node can reach)")
     parser.add_argument("--ray-address", help="Ray cluster to join (auto, or host:port); default: start a local Ray")
+    parser.add_argument("--gate", choices=("off", "warn", "hold"), help="quality checks on each finished product "
+                        "(thresholds: gate_* settings in --config, see docs/quality_gate.md): hold (default) marks a "
+                        "product failing one `review`, warn records the checks and keeps it done, off skips them")
     parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
     parser.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed product")
     parser.add_argument("--limit", type=_positive_int, help="process only the first N products")
@@ -94,7 +97,7 @@ def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
             "detector", "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
             "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
-            "dry_run", "motions_dir", "weights_dir")
+            "dry_run", "motions_dir", "weights_dir", "gate")
     return {k: getattr(args, k) for k in keys}
 
 

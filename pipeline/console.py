@@ -11,7 +11,7 @@ from rich.table import Table
 
 from pipeline.config import PipelineConfig
 from pipeline.motions_library import MotionLibrary, MotionSpec
-from pipeline.report import DONE, FAILED, REUSED, SKIPPED, STATUSES, RunReport
+from pipeline.report import DONE, FAILED, REUSED, REVIEW, SKIPPED, STATUSES, RunReport
 from pipeline.runner import Plan, ProgressFn
 from pipeline.stages.base import STAGE_ORDER
 
@@ -62,8 +62,13 @@ def print_summary(report: RunReport) -> None:
     counts = report.counts()
     out = Console()
     reused = f", {counts[REUSED]} reused from an earlier run" if counts[REUSED] else ""
-    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done{reused}, {counts[FAILED]} failed[/bold] "
-              f"in {report.seconds:.1f} s")
+    review = f", {counts[REVIEW]} held for review" if counts[REVIEW] else ""
+    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done{reused}{review}, {counts[FAILED]} failed"
+              f"[/bold] in {report.seconds:.1f} s")
+    for product in report.products:
+        if product.status == REVIEW:
+            out.print(f"  [yellow]review[/yellow] {product.product_id}: "
+                      + "; ".join(check.describe() for check in product.failed_checks))
     for product in report.failed:
         out.print(f"  [red]failed[/red] {product.product_id or '(line ' + str(product.line) + ')'} "
                   f"at {product.error_stage}: {product.error}")

@@ -181,7 +181,8 @@ def render_card(product: ProductReport, base: Path) -> str:
             f'<span class="badge {status_class(product.status)}">{esc(product.status)}</span></header>'
             f'<p class="meta">{meta}</p>'
             f'<div class="media">{render_photo(product, base)}{render_animation(product, base)}</div>'
-            f'{render_error(product)}{render_models(product)}{render_timings(product)}</article>')
+            f'{render_error(product)}{render_failed_checks(product)}{render_models(product)}'
+            f'{render_timings(product)}</article>')
 
 
 def render_photo(product: ProductReport, base: Path) -> str:
@@ -216,6 +217,15 @@ def render_error(product: ProductReport) -> str:
     details = (f'<details><summary>traceback</summary><pre>{esc(trace)}</pre></details>'
                if isinstance(trace, str) and trace else "")
     return f'<div class="error" role="alert">{stage}{esc(product.error)}{details}</div>'
+
+
+def render_failed_checks(product: ProductReport) -> str:
+    """One line naming the quality checks the product failed, with value, threshold and worst frame (the gate's,
+    pipeline/gate); nothing when all passed or the gate was off."""
+    failed = [check.describe() for check in getattr(product, "checks", []) if check.failed]
+    if not failed:
+        return ""
+    return f'<p class="checks">failed checks: {esc("; ".join(failed))}</p>'
 
 
 def render_models(product: ProductReport) -> str:
@@ -326,6 +336,9 @@ figcaption a { color: inherit; }
 .timings .secs { text-align: right; width: 64px; font-variant-numeric: tabular-nums; }
 .timings tr.cached .bar span { background: #d5d9e0; }
 .empty { color: var(--muted); }
+.checks { margin: 10px 0 0; padding: 6px 10px; border-radius: 6px; background: #fff6e0; color: #6b4e00;
+  font-size: 12px; overflow-wrap: anywhere; }
+.status-review { --accent: #c77700; }
 """
 
 JS = """
