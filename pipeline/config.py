@@ -63,7 +63,7 @@ class PipelineConfig:
     crf: int = 20
     # quality gate after fusion (pipeline/gate, docs/quality_gate.md): each check passes at value <= threshold
     gate: str = "hold"  # off | warn (record the checks, keep `done`) | hold (a failing product becomes `review`)
-    gate_max_stretch: float = 1.6  # puppet mesh: worst triangle stretch max(s1, 1/s2), any frame
+    gate_max_stretch: float = 1.7  # puppet mesh: worst triangle stretch max(s1, 1/s2), any frame
     gate_flipped_triangles: int = 0  # puppet mesh: folded-over triangles in any frame
     gate_rigid_unexplained: float = 0.1  # rigid-kind motions: share of a frame's change no homography explains
     gate_plate_error: float = 12.0  # plate's estimated mean abs error (0-255) where the motion uncovers the hole

@@ -11,7 +11,7 @@ from pipeline.gate.rigidity import unexplained_change
 
 WORK_SIDE = 256  # frames are measured at most this large: the measures are ratios and means, and ECC cost grows with area
 RIGIDITY_MIN_CHANGE = 0.5  # of the clip's largest change from frame 0: frames measured for rigidity
-RIGIDITY_FRAMES = 16  # at most this many of them (ECC costs ~0.1 s a frame)
+RIGIDITY_FRAMES = 8  # at most this many of them (ECC costs 0.1-1 s a frame)
 MIN_STEP = 0.25  # mean abs change (0-255) below which a step counts as still: a near-static loop's seam is
 # measured against this floor, not against a median of ~0
 
