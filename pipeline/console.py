@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import PipelineConfig
+from pipeline.publish import PublishResult
 from pipeline.motions_library import MotionLibrary, MotionSpec
 from pipeline.report import DONE, FAILED, REUSED, REVIEW, SKIPPED, STATUSES, RunReport
 from pipeline.runner import Plan, ProgressFn
@@ -74,6 +75,19 @@ def print_summary(report: RunReport) -> None:
                   f"at {product.error_stage}: {product.error}")
     out.print(f"results: {report.output.resolve()}  (report.html, report.json, report.csv, "
               "<product_id>/05_fusion/animation.mp4)")
+
+
+def print_publish(result: PublishResult) -> None:
+    out = Console()
+    changed = f"{len(result.rewritten)} new or changed" if result.version else "nothing changed"
+    where = f"{result.dest} (set {result.version})" if result.version else str(result.dest)
+    out.print(f"[bold]published {len(result.published)} products, {changed}, {len(result.left_out)} left out"
+              f"[/bold] -> {where}")
+    for entry in result.left_out:
+        out.print(f"  [yellow]left out[/yellow] {entry['product_id'] or '(no id)'} ({entry['status']}): "
+                  f"{entry['reason']}")
+    for problem in result.approval_problems:
+        out.print(f"  [red]approvals[/red] {problem}")
 
 
 def _ncnn_wheel_has(name: str) -> bool:
