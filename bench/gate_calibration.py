@@ -122,7 +122,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("vanishing legs", "horse_gallop", "articulated", "alpha_coverage", limb=LEGS, limb_fade=True),
     Spec("bent rigid product", "sway", "rigid", "rigid_unexplained", motion=bend_more),
     Spec("plate with a ghost", "horse_gallop", "articulated", "plate_band_error", ghost=True),
-    Spec("popping loop", "horse_gallop", "articulated", "loop_seam", loop_share=0.75),
+    Spec("popping loop", "horse_gallop", "articulated", "loop_seam", loop_share=0.6),
     Spec("flickering background", "horse_gallop", "articulated", "background_flicker", flicker=6.0),
 )
 
