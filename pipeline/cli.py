@@ -8,15 +8,17 @@ from pathlib import Path
 
 from pipeline.errors import EXIT_OK, EXIT_SOME_FAILED, AnimateError, UsageError
 
-EPILOG = """exit codes: 0 every product done or already done; 3 some products failed (see report.json);
-2 bad usage or config; 66 catalog missing or unreadable; 78 a required model file or motion clip is missing.
+EPILOG = """exit codes: 0 every product done, already done, or held for review by the quality gate (status
+review, see report.csv's failed_checks); 3 some products failed (see report.json); 2 bad usage or config;
+66 catalog missing or unreadable; 78 a required model file or motion clip is missing.
 
 examples:
   animate-products examples/catalog.csv
   animate-products catalog.csv --motion horse_gallop -o out/ --workers 2 -f mp4,webp
   animate-products catalog.csv --motion my_clip.mp4 --only sku-1,sku-7 --overwrite
   animate-products motions list
-  animate-products upscale photo.png -o upscaled/ -s 2.5"""
+  animate-products upscale photo.png -o upscaled/ -s 2.5
+  animate-products publish out/ --to published/"""
 
 
 def _positive_int(text: str) -> int:
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "processes) or ray (CPU stages as Ray tasks, motion and super-resolution as GPU actors; "
                         "needs the ray extra and an output folder every node can reach)")
     parser.add_argument("--ray-address", help="Ray cluster to join (auto, or host:port); default: start a local Ray")
+    parser.add_argument("--gate", choices=("off", "warn", "hold"), help="quality checks on each finished product "
+                        "(thresholds: gate_* settings in --config, see docs/quality_gate.md): hold (default) marks a "
+                        "product failing one `review`, warn records the checks and keeps it done, off skips them")
     parser.add_argument("--overwrite", action="store_true", default=None, help="recompute every stage even if done")
     parser.add_argument("--fail-fast", action="store_true", default=None, help="stop at the first failed product")
     parser.add_argument("--limit", type=_positive_int, help="process only the first N products")
@@ -94,7 +99,7 @@ def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
             "detector", "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
             "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
-            "dry_run", "motions_dir", "weights_dir")
+            "dry_run", "motions_dir", "weights_dir", "gate")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -130,8 +135,9 @@ def _run_plan(plan, config) -> int:
 def run_job_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="animate-products run-job", description="Run a nightly job: a dated run folder under the job's "
-        "output_root, unchanged products reused from earlier runs, `latest` pointed at the run when it ends. "
-        "Exit codes as for the main command, and 75 when another run holds the output root's lock.")
+        "output_root, unchanged products reused from earlier runs, `latest` pointed at the run when it ends, then "
+        "the job's `publish:` block (if any) publishes its approved products. Exit codes as for the main command, "
+        "75 when another run holds the output root's lock, 73 when publishing could not write its folder.")
     parser.add_argument("job", type=Path, help="job file (see jobs/nightly.yaml)")
     parser.add_argument("--engine", choices=("local", "ray"), help="overrides the job's engine")
     parser.add_argument("--ray-address", help="overrides the job's ray_address")
@@ -156,7 +162,34 @@ def run_job_main(argv: list[str]) -> int:
         status = _run_plan(make_plan(fetch_catalog(job, run_dir, config.allow_hosts), config), config)
         if not config.dry_run:
             finish_run(job, run_dir)
+        if job.publish_to is not None and not config.dry_run:  # under the lock: no other run prunes this one meanwhile
+            from pipeline.console import print_publish
+            from pipeline.publish import publish_run
+
+            print_publish(publish_run(run_dir, job.publish_to, copy=job.publish_copy))
     return status
+
+
+def publish_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="animate-products publish", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Publish a run's approved products into DEST: DEST/<product_id>/ (animation.mp4, poster.jpg and "
+        "any other formats the run wrote) and DEST/manifest.json (files, sha256, size, duration, run). Approved: "
+        "done products, and review products approved in RUN_DIR/approvals.csv (product_id,decision,note with "
+        "decision approve or reject). The new set replaces the old one at once; unchanged files are not rewritten.",
+        epilog="exit codes: 0 published (or already published); 2 RUN_DIR is not a finished run; 73 DEST could not "
+        "be written (the published set is left as it was); 75 another publish into DEST is running.\n\n"
+        "examples:\n  animate-products publish out/nightly/latest --to /srv/animations\n"
+        "  animate-products publish out/ --to published/ --copy")
+    parser.add_argument("run", type=Path, help="a run's output folder (or a job's `latest`)")
+    parser.add_argument("--to", type=Path, required=True, help="the published folder")
+    parser.add_argument("--copy", action="store_true", help="copy files instead of hard-linking them from the run")
+    args = parser.parse_args(argv)
+    from pipeline.console import print_publish
+    from pipeline.publish import publish_run
+
+    print_publish(publish_run(args.run, args.to, copy=args.copy))
+    return EXIT_OK
 
 
 def motions_main(argv: list[str]) -> int:
@@ -294,7 +327,8 @@ def upscale_main(argv: list[str]) -> int:
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
 
 
-SUBCOMMANDS = {"run-job": run_job_main, "motions": motions_main, "weights": weights_main, "train": train_main, "upscale": upscale_main}
+SUBCOMMANDS = {"run-job": run_job_main, "publish": publish_main, "motions": motions_main, "weights": weights_main,
+               "train": train_main, "upscale": upscale_main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ INPAINT_METHODS = ("auto", "surface", "exemplar", "ns", "telea", "lama")
 MOTION_MODELS = ("classical",)  # built in; neural models are registry ids or checkpoint paths (motion/model_choice)
 ENGINES = ("local", "ray")
 SR_MODELS = ("auto", "none", "lanczos")  # built in; networks are weights-registry names or checkpoint paths
+GATE_MODES = ("off", "warn", "hold")  # quality gate: skip, record the checks, or hold failing products for review
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class PipelineConfig:
     crf: int = 20
     allow_hosts: tuple[str, ...] = ()  # host names, addresses, CIDR networks image URLs may reach besides public
     # addresses (internal image servers); ANIMATE_PRODUCTS_ALLOW_HOSTS adds more (pipeline/net_policy.py)
+    # quality gate after fusion (pipeline/gate, docs/quality_gate.md): each check passes at value <= threshold
+    gate: str = "hold"  # off | warn (record the checks, keep `done`) | hold (a failing product becomes `review`)
+    gate_max_stretch: float = 1.7  # puppet mesh: worst triangle stretch max(s1, 1/s2), any frame
+    gate_flipped_triangles: int = 0  # puppet mesh: folded-over triangles in any frame
+    gate_rigid_unexplained: float = 0.1  # rigid-kind motions: share of a frame's change no homography explains
+    gate_plate_error: float = 12.0  # plate's estimated mean abs error (0-255) where the motion uncovers the hole
+    gate_background_flicker: float = 2.0  # largest change (0-255) of a pixel outside the crop across frames
+    gate_alpha_coverage: float = 1.15  # worst frame's object area vs the source's, as max(r, 1/r)
+    gate_loop_seam: float = 2.5  # last-to-first jump over the median frame-to-frame change
 
     def validate(self) -> "PipelineConfig":
         checks = [
@@ -91,6 +101,10 @@ class PipelineConfig:
             (0.0 <= self.crop_margin <= 1.0, "crop_margin must be between 0 and 1"),
             (0 <= self.crf <= 51, "--crf must be between 0 and 51"),
             *((False, f"allow_hosts: {problem}") for problem in map(allow_entry_problem, self.allow_hosts) if problem),
+            (self.gate in GATE_MODES, f"--gate must be one of {', '.join(GATE_MODES)}"),
+            (min(self.gate_max_stretch, self.gate_flipped_triangles, self.gate_rigid_unexplained,
+                 self.gate_plate_error, self.gate_background_flicker, self.gate_alpha_coverage,
+                 self.gate_loop_seam) >= 0, "gate thresholds must not be negative"),
         ]
         for ok, message in checks:
             if not ok:

@@ -10,8 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import PipelineConfig
+from pipeline.publish import PublishResult
 from pipeline.motions_library import MotionLibrary, MotionSpec
-from pipeline.report import DONE, FAILED, REUSED, SKIPPED, STATUSES, RunReport
+from pipeline.report import DONE, FAILED, REUSED, REVIEW, SKIPPED, STATUSES, RunReport
 from pipeline.runner import Plan, ProgressFn
 from pipeline.stages.base import STAGE_ORDER
 
@@ -62,13 +63,31 @@ def print_summary(report: RunReport) -> None:
     counts = report.counts()
     out = Console()
     reused = f", {counts[REUSED]} reused from an earlier run" if counts[REUSED] else ""
-    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done{reused}, {counts[FAILED]} failed[/bold] "
-              f"in {report.seconds:.1f} s")
+    review = f", {counts[REVIEW]} held for review" if counts[REVIEW] else ""
+    out.print(f"[bold]{counts[DONE]} done, {counts[SKIPPED]} already done{reused}{review}, {counts[FAILED]} failed"
+              f"[/bold] in {report.seconds:.1f} s")
+    for product in report.products:
+        if product.status == REVIEW:
+            out.print(f"  [yellow]review[/yellow] {product.product_id}: "
+                      + "; ".join(check.describe() for check in product.failed_checks))
     for product in report.failed:
         out.print(f"  [red]failed[/red] {product.product_id or '(line ' + str(product.line) + ')'} "
                   f"at {product.error_stage}: {product.error}")
     out.print(f"results: {report.output.resolve()}  (report.html, report.json, report.csv, "
               "<product_id>/05_fusion/animation.mp4)")
+
+
+def print_publish(result: PublishResult) -> None:
+    out = Console()
+    changed = f"{len(result.rewritten)} new or changed" if result.version else "nothing changed"
+    where = f"{result.dest} (set {result.version})" if result.version else str(result.dest)
+    out.print(f"[bold]published {len(result.published)} products, {changed}, {len(result.left_out)} left out"
+              f"[/bold] -> {where}")
+    for entry in result.left_out:
+        out.print(f"  [yellow]left out[/yellow] {entry['product_id'] or '(no id)'} ({entry['status']}): "
+                  f"{entry['reason']}")
+    for problem in result.approval_problems:
+        out.print(f"  [red]approvals[/red] {problem}")
 
 
 def _ncnn_wheel_has(name: str) -> bool:

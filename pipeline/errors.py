@@ -5,6 +5,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
 EXIT_NO_INPUT = 66  # catalog missing or unreadable (sysexits EX_NOINPUT)
+EXIT_CANT_PUBLISH = 73  # publish could not write its destination (sysexits EX_CANTCREAT)
 EXIT_LOCKED = 75  # another run is writing the same output (sysexits EX_TEMPFAIL: try again later)
 EXIT_CONFIG = 78  # a required model file or motion clip is missing (sysexits EX_CONFIG)
 
@@ -19,6 +20,12 @@ class UsageError(AnimateError):
 
 class CatalogError(AnimateError):
     exit_code = EXIT_NO_INPUT
+
+
+class PublishError(AnimateError):
+    """The publish destination cannot take the new set (a name in the way, a disk error); the old set stays."""
+
+    exit_code = EXIT_CANT_PUBLISH
 
 
 class RunLockedError(AnimateError):

@@ -20,9 +20,12 @@ from pipeline.errors import CatalogError, ProductError, UsageError
 RUNS = "runs"
 LATEST = "latest"
 REPORT_NAME = "report.json"  # written last: a run folder without it never finished
-JOB_KEYS = {"catalog", "output_root", "keep_runs", "reuse_runs", "models", "video", "settings"}
+JOB_KEYS = {"catalog", "output_root", "keep_runs", "reuse_runs", "models", "video", "gate", "publish", "settings"}
 MODEL_KEYS = {"matting", "detector", "inpaint", "motion_model", "sr_model"}
 VIDEO_KEYS = {"formats", "size", "fps", "frames", "crf"}
+GATE_KEYS = {"mode", "max_stretch", "flipped_triangles", "rigid_unexplained", "plate_error", "background_flicker",
+             "alpha_coverage", "loop_seam"}  # settings gate (mode) and gate_<key> (thresholds)
+PUBLISH_KEYS = {"to", "copy"}
 RUN_KEYS = {"motion", "category_motions", "workers", "engine", "ray_address", "device", "weights_dir",
             "motions_dir"}
 
@@ -35,6 +38,8 @@ class JobSpec:
     keep_runs: int  # finished run folders kept; older ones are deleted
     reuse_runs: int  # how many earlier runs are searched for unchanged results
     settings: dict[str, Any]  # pipeline settings, same names as the command-line options
+    publish_to: Path | None = None  # where the run's approved products are published when it ends (publish.py)
+    publish_copy: bool = False  # copy the files there instead of hard-linking them
 
     @property
     def catalog_is_url(self) -> bool:
@@ -71,12 +76,17 @@ def load_job(path: Path) -> JobSpec:
             raise UsageError(f"job file {path} must set {key}")
     base = path.resolve().parent
     models, video = _mapping(data.get("models"), "models"), _mapping(data.get("video"), "video")
-    for block, keys, name in ((models, MODEL_KEYS, "models"), (video, VIDEO_KEYS, "video")):
+    gate, publish = _mapping(data.get("gate"), "gate"), _mapping(data.get("publish"), "publish")
+    for block, keys, name in ((models, MODEL_KEYS, "models"), (video, VIDEO_KEYS, "video"), (gate, GATE_KEYS, "gate"),
+                              (publish, PUBLISH_KEYS, "publish")):
         extra = sorted(set(block) - keys)
         if extra:
             raise UsageError(f"job file {path}: unknown {name} key(s) {', '.join(extra)}; known: {', '.join(sorted(keys))}")
-    settings = {**_mapping(data.get("settings"), "settings"), **models, **video,
+    gate_settings = {("gate" if key == "mode" else f"gate_{key}"): value for key, value in gate.items()}
+    settings = {**_mapping(data.get("settings"), "settings"), **models, **video, **gate_settings,
                 **{k: data[k] for k in RUN_KEYS if k in data}}
+    if publish and not publish.get("to"):
+        raise UsageError(f"job file {path}: the publish block must say where to publish (to: FOLDER)")
     for key in ("weights_dir", "motions_dir"):
         if settings.get(key):
             settings[key] = _resolve(base, settings[key])
@@ -88,7 +98,9 @@ def load_job(path: Path) -> JobSpec:
     keep, reuse = int(data.get("keep_runs", 14)), int(data.get("reuse_runs", 7))
     if keep < 1 or reuse < 0:
         raise UsageError(f"job file {path}: keep_runs must be at least 1 and reuse_runs at least 0")
-    return JobSpec(path, catalog, _resolve(base, data["output_root"]), keep, reuse, settings)
+    publish_to = _resolve(base, publish["to"]) if publish else None
+    return JobSpec(path, catalog, _resolve(base, data["output_root"]), keep, reuse, settings, publish_to,
+                   bool(publish.get("copy", False)))
 
 
 def run_folders(root: Path) -> list[Path]:

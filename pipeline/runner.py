@@ -18,7 +18,8 @@ from pipeline.motion.driving import DrivingAnalysis, analyse_clip, clip_cache_ke
 from pipeline.motion.model_choice import resolve_motion_model
 from pipeline.motions_library import (MotionLibrary, MotionSpec, load_library, motion_for_item, resolve_global_motion,
                                       with_category_motions)
-from pipeline.report import DONE, FAILED, REUSED, SKIPPED, ProductReport, RunReport
+from pipeline.gate.product import run_gate
+from pipeline.report import DONE, FAILED, REUSED, REVIEW, SKIPPED, ProductReport, RunReport
 from pipeline.model_options import check_model_files
 from pipeline.sr_choice import check_sr_model
 from pipeline.stages.base import STAGE_ORDER, ProductJob, Stage
@@ -143,9 +144,25 @@ def finish_report(job: ProductJob, report: ProductReport, progress: ProgressFn |
         report.outputs = {fmt: str(fusion_dir / name) for fmt, name in outputs.items()}
         report.outputs["poster"] = str(fusion_dir / "poster.jpg")
         report.outputs["poster_thumb"] = str(fusion_dir / THUMB_NAME)  # the review page's card image
+        apply_gate(job, report)
     if progress:
         progress(job.item.product_id, report.status)
     return report
+
+
+def apply_gate(job: ProductJob, report: ProductReport) -> None:
+    """The quality checks on the finished product (--gate warn|hold); under hold a failed check makes it `review`.
+    A crash in the gate fails the product like a stage's would."""
+    if job.config.gate == "off":
+        return
+    try:
+        report.checks = run_gate(job.product_dir, job.config)
+    except Exception as exc:
+        report.status, report.error, report.error_stage = FAILED, f"{type(exc).__name__}: {exc}", "gate"
+        report.facts["traceback"] = traceback.format_exc(limit=8)
+        return
+    if job.config.gate == "hold" and report.failed_checks:
+        report.status = REVIEW
 
 
 def unexpected_failure(report: ProductReport) -> bool:

@@ -17,7 +17,9 @@ from pipeline.video import even_size, probe_video
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = REPO / "examples" / "catalog.csv"
 FRAMES = 8
-ARGS = ["--size", "96", "--frames", str(FRAMES), "--max-side", "320"]
+# the quality gate records its checks but holds nothing here (its verdicts are tests/test_gate*.py's subject):
+# these tests are about running, resuming and skipping
+ARGS = ["--size", "96", "--frames", str(FRAMES), "--max-side", "320", "--gate", "warn"]
 
 pytestmark = pytest.mark.slow
 

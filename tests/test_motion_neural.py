@@ -22,6 +22,7 @@ from pipeline.cli import main
 from pipeline.imageio import read_png
 from pipeline.motion.model_choice import MotionModelFiles, config_beside, resolve_motion_model
 from pipeline.motion.neural import NeuralAnimator, alpha_from_flow, source_on_white, unblend_from_white
+from pipeline.stages.base import STAGE_ORDER
 from pipeline.synthetic.articulated import render_motion
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,8 +185,9 @@ def test_command_animates_with_a_checkpoint_path(tmp_path: Path) -> None:
         frames = sorted((motion / "frames").glob("*.png"))
         assert len(frames) == 4 and read_png(frames[0]).shape == (256, 256, 4)
         assert (out / product / "05_fusion" / "animation.mp4").stat().st_size > 0
-    assert main(args) == 0  # a rerun skips every stage
-    assert {p["status"] for p in json.loads((out / "report.json").read_text())["products"]} == {"skipped"}
+    assert main(args) == 0  # a rerun skips every stage (random weights: the quality gate may hold the products)
+    products = json.loads((out / "report.json").read_text())["products"]
+    assert all(sorted(p["stages_skipped"]) == sorted(STAGE_ORDER) for p in products)
     # a different checkpoint under the same name redoes the motion stage (its hash is part of the stage's key)
     retrained = load_checkpoint(checkpoint)
     retrained["generator"]["final.bias"] += 0.1
