@@ -22,7 +22,8 @@ class Rule:
 # every rule passes when value <= threshold
 RULES: tuple[Rule, ...] = (
     Rule("motion_stretch", "gate_max_stretch",
-         "worst triangle stretch max(s1, 1/s2) of the puppet mesh over all frames (motion.json)"),
+         "worst frame's triangle stretch max(s1, 1/s2) of the puppet mesh: the stretch 99 % of the mesh's area "
+         "stays within (motion.json stretch_p99; max_stretch where that is absent)"),
     Rule("motion_flipped_triangles", "gate_flipped_triangles",
          "most flipped (folded-over) mesh triangles in any frame (motion.json)"),
     Rule("rigid_unexplained", "gate_rigid_unexplained",

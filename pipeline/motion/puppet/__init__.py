@@ -103,7 +103,7 @@ def animate(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, n_fram
         reference, alignment = choose_reference(analysis, figure.astype(np.float32), product_facing, fit)
         skeleton, driver = region_skeleton(analysis, labels_at(analysis, reference), alignment.matrix, reference)
     puppets, _ = build_puppets(rgba, skeleton, driver, base_row, support)
-    frames, flipped, stretch = [], [], []
+    frames, flipped, stretch, stretch_p99 = [], [], [], []
     for frame in range(n_frames):
         index = (reference + driving_index(frame, n_frames, driver.n_frames)) % driver.n_frames
         maps = with_static_base(driver.bone_maps(skeleton, index), base_row is not None)
@@ -112,8 +112,9 @@ def animate(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, n_fram
         frames.append(unpremultiply(out))
         flipped.append(int(sum(s["flipped_triangles"] for s in stats)))
         stretch.append(round(float(max([s["max_stretch"] for s in stats], default=1.0)), 4))
+        stretch_p99.append(round(float(max([s["stretch_p99"] for s in stats], default=1.0)), 4))
     facts = {"kind": kind, "rigged": rig is not None, "reference_frame": reference, "mirrored": alignment.mirrored,
              "alignment_iou": round(alignment.iou, 3), "bones": skeleton.count, "layers": len(puppets),
              "static_base": base_row is not None, "triangles": int(sum(len(p.mesh.triangles) for p in puppets)),
-             "deformation": {"flipped_triangles": flipped, "max_stretch": stretch}}
+             "deformation": {"flipped_triangles": flipped, "max_stretch": stretch, "stretch_p99": stretch_p99}}
     return Animation(frames, facts)

@@ -75,5 +75,6 @@ def animate_rigid(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, 
         frames.append(unpremultiply(warped))
         stretches.append(round(stretch(matrix), 4))
     facts = {"kind": "rigid", "rigged": True, "reference_frame": 0, "bones": 1, "layers": 1,
-             "deformation": {"flipped_triangles": [0] * n_frames, "max_stretch": stretches}}
+             "deformation": {"flipped_triangles": [0] * n_frames, "max_stretch": stretches,
+                             "stretch_p99": stretches}}
     return Animation(frames, facts)
