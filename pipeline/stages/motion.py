@@ -35,7 +35,7 @@ def working_side(crop_side: int, size: int | None) -> int:
 
 class MotionStage(Stage):
     name = "motion"
-    number = 3
+    number = 2
     code_modules = ("pipeline.stages.motion", "pipeline.motion.transfer")
 
     def __init__(self) -> None:
