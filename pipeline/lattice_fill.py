@@ -16,16 +16,21 @@ from scipy import fft
 MIN_SHIFT_PX = 5  # shorter shifts are the autocorrelation's central lobe (any texture resembles itself nearby)
 MAX_SHIFT_SHARE = 0.16  # the longest repeat looked for, as a share of the photo's long side
 MIN_OVERLAP_SHARE = 0.3  # a shift is judged only where this share of a window's known pixels overlap themselves
-WINDOW_GRID = 3  # windows per side of the hole's surroundings (overlapping by half): where the lattice is estimated
+# where the lattice is estimated: WINDOW_GRID x WINDOW_GRID overlapping windows, each WINDOW_SHARE of the hole's
+# surroundings per side (small enough that a lattice in perspective changes little within one)
+WINDOW_GRID = 4
+WINDOW_SHARE = 0.4
 MIN_PEAK_NCC = 0.2  # a weaker repeat is not a shift worth copying along
 STRONG_PEAK_SHARE = 0.8  # peaks this close to a window's strongest count as its lattice's repeats
 MIN_REPEAT_CONTRAST = 0.15  # a lattice repeat's correlation stands this far above that at half its shift
 MIN_BASIS_ANGLE = 25.0  # degrees between the two lattice vectors
 LATTICE_STEPS = 1  # lattice shifts i v1 + j v2 with |i|, |j| <= this
+MAX_SHIFTS = 24  # the shortest this many of all windows' lattice shifts are kept (the cost grows with their number)
 DETAIL_SIGMA = 6.0  # px: the lighting taken out before correlating (a repeat is in the detail, not the shading)
 # a pixel's shift is judged on its filled neighbours at these offsets: 8 directions at 1 and 4 px, so that a
 # pixel inside a flat brick still sees the joint beside it
-NEIGHBOURS = tuple((round(r * np.sin(a)), round(r * np.cos(a))) for r in (1, 4) for a in np.arange(8) * np.pi / 4)
+NEIGHBOURS = tuple((round(r * np.sin(a)), round(r * np.cos(a))) for r, turns in ((1, 8), (4, 8))
+                   for a in np.arange(turns) * 2 * np.pi / turns)
 SWITCH_COST = 0.5  # in units of the mean neighbour mismatch: taking another shift than the filled neighbours took
 SHORT_SHIFT_COST = 0.02  # per px of shift, in units of the mean neighbour mismatch: among equals, the short shift
 # (a lattice in perspective changes with distance; the nearest copy is the least distorted)
@@ -78,14 +83,14 @@ def _peaks(ncc: np.ndarray, reach: int) -> list[tuple[float, float, int, int]]:
 
 
 def _windows(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    """WINDOW_GRID^2 windows over `box` (y0, y1, x0, x1), each half the box's size, overlapping by half."""
+    """WINDOW_GRID^2 overlapping windows over `box` (y0, y1, x0, x1), each WINDOW_SHARE of its size."""
     y0, y1, x0, x1 = box
-    height, width = (y1 - y0) / 2, (x1 - x0) / 2
+    height, width = (y1 - y0) * WINDOW_SHARE, (x1 - x0) * WINDOW_SHARE
     out = []
     for row in range(WINDOW_GRID):
         for col in range(WINDOW_GRID):
-            top = y0 + round(row * height / (WINDOW_GRID - 1))
-            left = x0 + round(col * width / (WINDOW_GRID - 1))
+            top = y0 + round(row * (y1 - y0 - height) / (WINDOW_GRID - 1))
+            left = x0 + round(col * (x1 - x0 - width) / (WINDOW_GRID - 1))
             out.append((top, min(y1, top + round(height)), left, min(x1, left + round(width))))
     return out
 
@@ -149,78 +154,83 @@ def find_lattice(image: np.ndarray, hole: np.ndarray) -> Lattice:
         basis = _basis(peaks)
         if basis:
             shifts |= _lattice_shifts(basis)
-    ordered = sorted(shifts, key=lambda s: np.hypot(*s))
+    ordered = sorted(shifts, key=lambda s: np.hypot(*s))[:MAX_SHIFTS]
     return Lattice(np.array(ordered, np.int64).reshape(-1, 2), float(np.median(strongest)) if strongest else 0.0)
 
 
-def _mismatch(values: np.ndarray, filled: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+def _mismatch(luma: np.ndarray, filled: np.ndarray, pixels: np.ndarray, neighbours: np.ndarray,
               shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For pixels (ys, xs) and each shift: the mean colour difference, over their filled neighbours q within
-    NEIGHBOURS, between q and q + shift (how well copying along the shift reproduces what is already there),
-    and whether the source pixel itself (p + shift) is filled. Returns (N x K cost, N x K usable)."""
-    height, width = filled.shape
-    cost = np.zeros((ys.size, len(shifts)), np.float32)
-    count = np.zeros((ys.size, len(shifts)), np.float32)
-    for ny, nx in NEIGHBOURS:
-        qy, qx = ys + ny, xs + nx
-        here = (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
-        qy, qx = np.clip(qy, 0, height - 1), np.clip(qx, 0, width - 1)
-        here &= filled[qy, qx]
-        sy, sx = qy[:, None] + shifts[:, 0], qx[:, None] + shifts[:, 1]
-        there = (sy >= 0) & (sy < height) & (sx >= 0) & (sx < width)
-        sy, sx = np.clip(sy, 0, height - 1), np.clip(sx, 0, width - 1)
-        there &= filled[sy, sx] & here[:, None]
-        difference = np.abs(values[sy, sx] - values[qy, qx][:, None]).sum(axis=2)
-        cost += np.where(there, difference, 0.0)
+    """For pixels (flat indices into the padded flat `luma` / `filled`) and each shift (flat offsets): the mean
+    brightness difference, over their filled neighbours q (flat offsets `neighbours`), between q and q + shift (how
+    well copying along the shift reproduces what is already there), and whether the shift's source pixel is
+    filled. Returns (N x K cost, N x K usable)."""
+    cost = np.zeros((pixels.size, shifts.size), np.float32)
+    count = np.zeros((pixels.size, shifts.size), np.float32)
+    for offset in neighbours:
+        near = pixels + offset
+        here = filled[near]
+        source = near[:, None] + shifts[None, :]
+        there = filled[source] & here[:, None]
+        cost += np.where(there, np.abs(luma[source] - luma[near][:, None]), 0.0)
         count += there
-    sy, sx = ys[:, None] + shifts[:, 0], xs[:, None] + shifts[:, 1]
-    usable = (sy >= 0) & (sy < height) & (sx >= 0) & (sx < width)
-    usable &= filled[np.clip(sy, 0, height - 1), np.clip(sx, 0, width - 1)] & (count > 0)
+    usable = filled[pixels[:, None] + shifts[None, :]] & (count > 0)
     return cost / np.maximum(count, 1.0), usable
 
 
-def _switches(labels: np.ndarray, ys: np.ndarray, xs: np.ndarray, count: int) -> np.ndarray:
+def _switches(labels: np.ndarray, pixels: np.ndarray, width: int, count: int) -> np.ndarray:
     """N x K: the share of each pixel's 8 neighbours, among those already filled in the hole, that copied along
-    another shift than k (0 where none is)."""
-    height, width = labels.shape
-    same = np.zeros((ys.size, count), np.float32)
-    labelled = np.zeros(ys.size, np.float32)
-    for ny in (-1, 0, 1):
-        for nx in (-1, 0, 1):
-            label = labels[np.clip(ys + ny, 0, height - 1), np.clip(xs + nx, 0, width - 1)]
-            has = label >= 0
-            labelled += has
-            same[np.nonzero(has)[0], label[has]] += 1
+    another shift than k (0 where none is). Flat indices into the padded `labels` of row length `width`."""
+    same = np.zeros((pixels.size, count), np.float32)
+    labelled = np.zeros(pixels.size, np.float32)
+    rows = np.arange(pixels.size)
+    for offset in (-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1):
+        label = labels[pixels + offset]
+        has = label >= 0
+        labelled += has
+        same[rows[has], label[has]] += 1
     return np.where(labelled[:, None] > 0, 1 - same / np.maximum(labelled, 1)[:, None], 0.0)
 
 
 def copy_along(image: np.ndarray, hole: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fill `hole` in `image` (HxWxC float) ring by ring from its border: each pixel copies the pixel one of
-    `shifts` away (known or filled in an earlier ring) whose shift best reproduces its filled neighbourhood.
-    Pixels with no usable shift yet wait for a later ring. Returns a copy in which only the hole changed, and
-    which pixels were filled (all, unless no shift reaches some)."""
-    values = image.astype(np.float32).copy()
-    filled = ~hole
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)
+    `shifts` away (known or filled in an earlier ring) whose shift best reproduces its filled neighbourhood (judged
+    on brightness). Pixels with no usable shift yet wait for a later ring. Returns a copy in which only the hole
+    changed, and which pixels were filled (all, unless no shift reaches some)."""
+    height, width = hole.shape
+    # padded so that every neighbour and shift lands inside the arrays: flat indices need no bounds checks
+    pad = int(np.abs(shifts).max()) + max(max(abs(dy), abs(dx)) for dy, dx in NEIGHBOURS) + 1
+    padded_width = width + 2 * pad
+    values = np.pad(image.astype(np.float32), ((pad, pad), (pad, pad), (0, 0))).reshape(-1, image.shape[2])
+    luma = values.mean(axis=1)
+    filled = np.pad(~hole, pad).ravel()  # the padding counts as unknown
+    labels = np.full(filled.shape, -1, np.int64)  # the shift each filled hole pixel copied along
+    flat_shifts = shifts[:, 0] * padded_width + shifts[:, 1]
+    neighbours = np.array([dy * padded_width + dx for dy, dx in NEIGHBOURS])
+    depth = np.pad(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5), pad).ravel()
+    inside = np.pad(hole, pad).ravel()
     length = np.hypot(shifts[:, 0], shifts[:, 1]).astype(np.float32)
-    labels = np.full(hole.shape, -1, np.int64)  # the shift each filled hole pixel copied along
     ring = 0
-    while not filled.all():
+    while True:
         ring += 1
-        frontier = cv2.dilate(filled.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        ys, xs = np.nonzero(~filled & (depth <= ring) & frontier)
-        if not ys.size:
+        frontier = cv2.dilate(filled.reshape(-1, padded_width).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel()
+        pixels = np.nonzero(inside & ~filled & (depth <= ring) & (frontier > 0))[0]
+        if not pixels.size:
+            if ring > depth.max():
+                break
             continue
-        cost, usable = _mismatch(values, filled, ys, xs, shifts)
+        cost, usable = _mismatch(luma, filled, pixels, neighbours, flat_shifts)
         scale = np.maximum(np.mean(cost, axis=1, keepdims=True, where=usable), 1e-3)
-        cost = cost + scale * (SHORT_SHIFT_COST * length + SWITCH_COST * _switches(labels, ys, xs, len(shifts)))
-        cost = np.where(usable, cost, np.inf)
+        switches = _switches(labels, pixels, padded_width, len(shifts))
+        cost = np.where(usable, cost + scale * (SHORT_SHIFT_COST * length + SWITCH_COST * switches), np.inf)
         best = np.argmin(cost, axis=1)
-        done = np.isfinite(cost[np.arange(ys.size), best])
+        done = np.isfinite(cost[np.arange(pixels.size), best])
         if not done.any() and ring > depth.max():  # what no shift reaches (a hole wider than every repeat's span)
             break
-        ys, xs, best = ys[done], xs[done], best[done]
-        values[ys, xs] = values[ys + shifts[best, 0], xs + shifts[best, 1]]
-        filled[ys, xs] = True
-        labels[ys, xs] = best
-    return values, filled
+        pixels, best = pixels[done], best[done]
+        values[pixels] = values[pixels + flat_shifts[best]]
+        luma[pixels] = luma[pixels + flat_shifts[best]]
+        filled[pixels] = True
+        labels[pixels] = best
+    crop = (slice(pad, pad + height), slice(pad, pad + width))
+    return (values.reshape(height + 2 * pad, padded_width, -1)[crop],
+            filled.reshape(height + 2 * pad, padded_width)[crop])
