@@ -33,14 +33,16 @@ def true_darkening(mask: np.ndarray, ground_y: int, size: int) -> np.ndarray:
 def shadow_errors(name: str, size: int, n_frames: int) -> dict[str, float]:
     """Mean absolute error (0-255) under the feet over the frames, per shadow mode."""
     masks = render_motion(name, n_frames=n_frames, size=size).masks
-    ground_y = int(max(np.nonzero(m)[0].max() for m in masks))
+    lowest = [int(np.nonzero(m)[0].max()) for m in masks]
+    ground_y = max(lowest)
     floor = np.full((size, size, 3), FLOOR, np.float32)
     truths = [floor * (1 - true_darkening(m, ground_y, size)[..., None]) for m in masks]
-    photo = np.clip(truths[0] + 0.5, 0, 255).astype(np.uint8)
+    still = int(np.argmax(lowest))  # the photo shows the product standing (a frame touching the ground)
+    photo = np.clip(truths[still] + 0.5, 0, 255).astype(np.uint8)
     plate = floor.astype(np.uint8)
-    matte = masks[0].astype(np.float32)
     rows = [lowest_rows(m.astype(np.float32)) for m in masks]
-    setup = setup_shadows(photo, plate, matte, true_darkening(masks[0], ground_y, size) > 0.03, rows)
+    setup = setup_shadows(photo, plate, masks[still].astype(np.float32),
+                          true_darkening(masks[still], ground_y, size) > 0.03, rows)
     band = np.zeros((size, size), bool)
     band[ground_y - round(0.04 * size):ground_y + round(0.04 * size) + 1] = True
     errors: dict[str, list[float]] = {"redraw": [], "off": []}

@@ -20,6 +20,7 @@ SPREAD_SHARE = 0.04  # of the product's width: the shadow's horizontal softness 
 SQUASH = 0.35  # the shadow's vertical softness as a share of its horizontal one (it lies flat on the floor)
 STATIC_TOLERANCE_PX = 1  # a column whose lowest point stays this close to the photo's in every frame is static
 OPAQUE = 0.5  # alpha above which a pixel is the product's
+KEEP_FEATHER_PX = 3.0  # the photographed shadow's mask is feathered outwards by this (Gaussian sigma) when put back
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ShadowSetup:
     photo: np.ndarray  # HxWx3 uint8: the photo (its shadow as photographed)
     plate: np.ndarray  # HxWx3 uint8: the clean plate (no shadow)
     shadow: np.ndarray  # HxW bool: localize's shadow mask, without the product
+    product: np.ndarray  # HxW bool: the product in the photo (its matte)
     ground_y: float  # photo row the product stands on (its lowest row in the photo)
     strength: float  # darkening where a column touches the ground
     fade_px: float
@@ -78,8 +80,9 @@ def setup_shadows(photo: np.ndarray, plate: np.ndarray, matte: np.ndarray, shado
     static = (rows >= 0) & (ground_y - rows <= fade_px)
     for frame in frame_rows:
         static &= np.abs(frame - rows) <= STATIC_TOLERANCE_PX
-    outside_product = shadow & (matte <= 0.02)
-    return ShadowSetup(photo, plate, outside_product, ground_y, shadow_strength(photo, plate, outside_product),
+    product = matte > 0.02
+    outside_product = shadow & ~product
+    return ShadowSetup(photo, plate, outside_product, product, ground_y, shadow_strength(photo, plate, outside_product),
                        fade_px, spread_px, static)
 
 
@@ -96,11 +99,20 @@ def contact_darkening(setup: ShadowSetup, rows: np.ndarray) -> np.ndarray:
 
 
 def kept_shadow(setup: ShadowSetup, columns: np.ndarray) -> np.ndarray:
-    """The plate with the photographed shadow put back where it lies within reach of `columns` (W bool)."""
+    """The plate darkened as the photo is in its photographed shadow, where that lies within reach of `columns`
+    (W bool): the photo's darkening against the plate (never a brightening: a fringe of the product) laid over the
+    plate through a feathered mask, so no edge of the mask shows."""
     reach = max(1, round(3 * setup.spread_px))
     near = cv2.dilate(columns.astype(np.uint8)[None, :], np.ones((1, 2 * reach + 1), np.uint8))[0].astype(bool)
-    back = setup.shadow & near[None, :]
-    return np.where(back[..., None], setup.photo, setup.plate)
+    kept_here = setup.shadow & near[None, :]
+    # feathered outwards into the backdrop (inside, the photographed shadow is put back whole); the product's own
+    # pixels darken nothing
+    outward = cv2.GaussianBlur(kept_here.astype(np.float32), (0, 0), KEEP_FEATHER_PX)
+    weight = np.where(setup.product, 0.0, np.maximum(kept_here, outward))
+    ratio = setup.photo.astype(np.float32) / np.maximum(setup.plate.astype(np.float32), 1.0)
+    factor = np.clip(ratio, 0.0, 1.0)
+    kept = setup.plate.astype(np.float32) * (1 - weight[..., None] * (1 - factor))
+    return np.clip(kept + 0.5, 0, 255).astype(np.uint8)
 
 
 def frame_plate(setup: ShadowSetup, rows: np.ndarray, mode: str) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from pipeline.contact_shadow import frame_plate, lowest_rows, setup_shadows
@@ -35,11 +36,18 @@ def _setup(frames: list[np.ndarray], plinth: bool = False):
     plate = np.full((SIZE, SIZE, 3), 180, np.uint8)
     photo = plate.copy()
     shadow = np.zeros((SIZE, SIZE), bool)
-    shadow[GROUND - 2:GROUND + 4, 35:125] = True
+    shadow[GROUND - 4:GROUND + 8, 35:125] = True
     photo[shadow] = 110  # the photographed shadow
     matte = _figure(plinth=plinth)
     shadow &= matte < 0.5
     return setup_shadows(photo, plate, matte, shadow, [lowest_rows(f) for f in frames])
+
+
+def _core_and_far(shadow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photographed shadow's inside, away from its feathered edge, and the floor well clear of it."""
+    core = cv2.erode(shadow.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    far = ~cv2.dilate(shadow.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    return core, far
 
 
 def _darkness(setup, alpha: np.ndarray, mode: str = "redraw") -> np.ndarray:
@@ -65,8 +73,9 @@ def test_a_plinth_keeps_its_photographed_shadow_and_gets_no_second() -> None:
     setup = _setup(frames, plinth=True)
     assert setup.static[40:120].all()
     plate = frame_plate(setup, lowest_rows(frames[1]), "redraw")
-    assert (plate[setup.shadow] == 110).all()  # as photographed
-    assert (plate[~setup.shadow] == 180).all()  # nothing redrawn
+    core, far = _core_and_far(setup.shadow)
+    assert np.abs(plate[core].astype(int) - 110).max() <= 4  # as photographed
+    assert (plate[far] == 180).all()  # nothing redrawn
 
 
 def test_off_draws_no_shadow_and_keep_puts_the_photographed_one_back() -> None:
@@ -74,10 +83,11 @@ def test_off_draws_no_shadow_and_keep_puts_the_photographed_one_back() -> None:
     setup = _setup(frames)
     assert (frame_plate(setup, lowest_rows(frames[1]), "off") == 180).all()
     kept = frame_plate(setup, lowest_rows(frames[1]), "keep")
-    assert (kept[setup.shadow] == 110).all() and (kept[~setup.shadow] == 180).all()
+    core, far = _core_and_far(setup.shadow)
+    assert np.abs(kept[core].astype(int) - 110).max() <= 4 and (kept[far] == 180).all()
 
 
 def test_redraw_is_closer_to_a_true_shadow_than_none() -> None:
-    for motion in ("bounce", "dino_walk"):
+    for motion in ("horse_gallop", "bounce", "dino_walk"):
         errors = shadow_errors(motion, size=160, n_frames=8)
         assert errors["redraw"] < errors["off"]
