@@ -8,7 +8,7 @@ TEXTURE_SCENES): PSNR inside the hole (the true object + shadow, dilated 10 px) 
 share of the background's fine texture the fill keeps (1 = all of it, 0 = a smooth blob), the mean absolute error
 in the hole and in the visible band (the part of the hole the object uncovers as it sways 6 degrees either way
 about its base) per class (plain, regular, stochastic) against cv2.inpaint TELEA, OpenCV contrib's FSR and
-shift-map (FSR_BEST only with --slow), and seconds per image.
+shift-map (FSR_BEST only with --slow), and CPU seconds per image.
 Methods that need model files run only when the files are in the weights folder.
 Example catalog: the same matting methods on the photos `make demo` animates, against their drawn true alpha; "halo"
 is the alpha the matte puts on backdrop more than 2 px from the product (in pixels).
@@ -151,9 +151,9 @@ def run_inpainting(scenes: list[Scene], methods: dict[str, InpaintFn]) -> dict[s
         visible = swayed_visible_band(scene.alpha, hole)
         truth = scene.background_u8
         for name, method in methods.items():
-            started = time.perf_counter()
+            started = time.process_time()  # CPU seconds (all threads): other jobs on the machine do not count
             plate = method(scene.photo_u8, hole, visible)
-            seconds = time.perf_counter() - started
+            seconds = time.process_time() - started
             rows.setdefault(name, []).append((psnr(plate, truth, hole), texture_kept(plate, truth, hole), seconds,
                                               mean_error(plate, truth, hole), mean_error(plate, truth, visible)))
     return rows
