@@ -193,7 +193,7 @@ def brick_perspective() -> np.ndarray:
     top (a homography of a flat pavement, supersampled twice)."""
     flat = _running_bond((1800, 2400), (190, 84), 12, np.random.default_rng(11))
     corners = np.float32([[0, 0], [2400, 0], [2400, 1800], [0, 1800]])
-    seen = (np.float32([[0.22, 0.0], [0.78, 0.0], [1.12, 1.0], [-0.12, 1.0]]) * (2 * WIDTH, 2 * HEIGHT)).astype(np.float32)
+    seen = np.float32([[0.22, 0.0], [0.78, 0.0], [1.12, 1.0], [-0.12, 1.0]]) * np.float32([2 * WIDTH, 2 * HEIGHT])
     warp = cv2.getPerspectiveTransform(corners, seen)
     big = cv2.warpPerspective(flat, warp, (2 * WIDTH, 2 * HEIGHT), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)

@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
-            "detector", "inpaint", "shadow", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
-            "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
+            "detector", "inpaint", "shadow", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile",
+            "sr_tile_pad", "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
             "dry_run", "motions_dir", "weights_dir")
     return {k: getattr(args, k) for k in keys}
 

@@ -20,7 +20,7 @@ SPREAD_SHARE = 0.04  # of the product's width: the shadow's horizontal softness 
 SQUASH = 0.35  # the shadow's vertical softness as a share of its horizontal one (it lies flat on the floor)
 STATIC_TOLERANCE_PX = 1  # a column whose lowest point stays this close to the photo's in every frame is static
 OPAQUE = 0.5  # alpha above which a pixel is the product's
-KEEP_FEATHER_PX = 3.0  # the photographed shadow's mask is feathered outwards by this (Gaussian sigma) when put back
+KEEP_FEATHER_PX = 4.0  # px (Gaussian sigma): how far the photographed shadow's darkening is carried past its mask
 
 
 @dataclass(frozen=True)
@@ -100,19 +100,20 @@ def contact_darkening(setup: ShadowSetup, rows: np.ndarray) -> np.ndarray:
 
 def kept_shadow(setup: ShadowSetup, columns: np.ndarray) -> np.ndarray:
     """The plate darkened as the photo is in its photographed shadow, where that lies within reach of `columns`
-    (W bool): the photo's darkening against the plate (never a brightening: a fringe of the product) laid over the
-    plate through a feathered mask, so no edge of the mask shows."""
+    (W bool, the reach's ends ramped): the photo's darkening against the plate (never a brightening) on the shadow
+    mask; around it, and under the product's photographed pixels that a moving frame may uncover, the mean
+    darkening of the mask nearby, fading outwards, so that no edge of the mask or of the product shows."""
     reach = max(1, round(3 * setup.spread_px))
-    near = cv2.dilate(columns.astype(np.uint8)[None, :], np.ones((1, 2 * reach + 1), np.uint8))[0].astype(bool)
-    kept_here = setup.shadow & near[None, :]
-    # feathered outwards into the backdrop (inside, the photographed shadow is put back whole); the product's own
-    # pixels darken nothing
-    outward = cv2.GaussianBlur(kept_here.astype(np.float32), (0, 0), KEEP_FEATHER_PX)
-    weight = np.where(setup.product, 0.0, np.maximum(kept_here, outward))
-    ratio = setup.photo.astype(np.float32) / np.maximum(setup.plate.astype(np.float32), 1.0)
-    factor = np.clip(ratio, 0.0, 1.0)
-    kept = setup.plate.astype(np.float32) * (1 - weight[..., None] * (1 - factor))
-    return np.clip(kept + 0.5, 0, 255).astype(np.uint8)
+    near = cv2.dilate(columns.astype(np.uint8)[None, :], np.ones((1, 4 * reach + 1), np.uint8))[0]
+    ramp = cv2.GaussianBlur(near.astype(np.float32)[None, :], (0, 0), sigmaX=reach / 2, sigmaY=0.1)[0]
+    mask = setup.shadow & (near[None, :] > 0)
+    ratio = setup.photo.astype(np.float32).mean(axis=2) / np.maximum(setup.plate.astype(np.float32).mean(axis=2), 1)
+    darkening = np.where(mask, 1 - np.clip(ratio, 0.0, 1.0), 0.0).astype(np.float32)
+    reached = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), KEEP_FEATHER_PX)
+    nearby = cv2.GaussianBlur(darkening, (0, 0), KEEP_FEATHER_PX) / np.maximum(reached, 1e-6)
+    around = np.where(setup.product, np.where(reached > 0.02, nearby, 0.0), nearby * reached)
+    total = np.where(mask, darkening, around) * ramp[None, :]
+    return np.clip(setup.plate.astype(np.float32) * (1 - total[..., None]) + 0.5, 0, 255).astype(np.uint8)
 
 
 def frame_plate(setup: ShadowSetup, rows: np.ndarray, mode: str) -> np.ndarray:

@@ -94,4 +94,5 @@ class InpaintStage(Stage):
         from pipeline.device import resolve_device
 
         lama = load_lama(require(spec, job.config.weights_dir)["model"], resolve_device(job.config.device))
-        return fill_plate(source, hole, visible, lambda rgb, mask: PlateResult(lama(rgb, mask), mask, "lama", "good", 0.0))
+        return fill_plate(source, hole, visible,
+                          lambda rgb, mask: PlateResult(lama(rgb, mask), mask, "lama", "good", 0.0))
