@@ -20,6 +20,7 @@ SPREAD_SHARE = 0.04  # of the product's width: the shadow's horizontal softness 
 SQUASH = 0.35  # the shadow's vertical softness as a share of its horizontal one (it lies flat on the floor)
 STATIC_TOLERANCE_PX = 1  # a column whose lowest point stays this close to the photo's in every frame is static
 OPAQUE = 0.5  # alpha above which a pixel is the product's
+PRODUCT_GAP_PX = 4  # the gap localize leaves between the product and its shadow mask
 KEEP_FEATHER_PX = 4.0  # px (Gaussian sigma): how far the photographed shadow's darkening is carried past its mask
 
 
@@ -111,7 +112,9 @@ def kept_shadow(setup: ShadowSetup, columns: np.ndarray) -> np.ndarray:
     darkening = np.where(mask, 1 - np.clip(ratio, 0.0, 1.0), 0.0).astype(np.float32)
     reached = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), KEEP_FEATHER_PX)
     nearby = cv2.GaussianBlur(darkening, (0, 0), KEEP_FEATHER_PX) / np.maximum(reached, 1e-6)
-    around = np.where(setup.product, np.where(reached > 0.02, nearby, 0.0), nearby * reached)
+    # localize keeps its shadow mask a few px off the product: that gap, like the product, takes the nearby mean
+    beside = cv2.dilate(setup.product.astype(np.uint8), np.ones((2 * PRODUCT_GAP_PX + 1,) * 2, np.uint8)) > 0
+    around = np.where(beside, np.where(reached > 0.02, nearby, 0.0), nearby * reached)
     total = np.where(mask, darkening, around) * ramp[None, :]
     return np.clip(setup.plate.astype(np.float32) * (1 - total[..., None]) + 0.5, 0, 255).astype(np.uint8)
 
