@@ -17,7 +17,7 @@ from skimage import data
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "examples"))
-from make_examples import PRODUCTS, coffee_cutout  # noqa: E402 (the example catalog's own cup cut-out)
+from make_examples import PRODUCTS, SS, coffee_cutout, value_noise, wood_texture  # noqa: E402 (the example catalog's
 
 WIDTH, HEIGHT = 800, 600
 EXAMPLE_TRUTH = REPO / "tests" / "fixtures" / "example_alpha"  # make_examples.py --truth writes it
@@ -166,8 +166,63 @@ def backdrop(kind: str) -> np.ndarray:
     if kind == "white":
         return np.broadcast_to(np.array([0.975, 0.975, 0.97], np.float32) * (1 - 0.3 * (1 - vignette)),
                                (HEIGHT, WIDTH, 3)).copy()
+    if kind in REGULAR_MAKERS:
+        return REGULAR_MAKERS[kind]()
     tints = {"brick": (0.85, 0.55, 0.45), "grass": (0.55, 0.75, 0.45), "gravel": (0.7, 0.68, 0.62)}
     return _texture(kind, tints[kind])
+
+
+def _running_bond(size: tuple[int, int], brick: tuple[int, int], joint: int, rng: np.random.Generator) -> np.ndarray:
+    """A flat brick pavement (HxWx3 float in [0, 1]): `brick` (w, h) px bricks in half-offset courses, `joint` px of
+    mortar, each brick's own tint, and a fine grain on everything."""
+    height, width = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    course = ys // brick[1]
+    shifted = xs + (course % 2) * (brick[0] // 2)
+    column = shifted // brick[0]
+    tints = rng.uniform(0.8, 1.1, (course.max() + 1, column.max() + 1))[course, column]
+    rgb = np.array([0.72, 0.36, 0.25], np.float32) * tints[..., None].astype(np.float32)
+    mortar = ((ys % brick[1]) < joint) | ((shifted % brick[0]) < joint)
+    rgb[mortar] = (0.78, 0.75, 0.70)
+    grain = cv2.resize(data.gravel(), (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    return np.clip(rgb * (0.8 + 0.4 * grain[..., None]), 0, 1)
+
+
+def brick_perspective() -> np.ndarray:
+    """A running-bond brick pavement seen from above at a slant: courses shrink and joints converge towards the
+    top (a homography of a flat pavement, supersampled twice)."""
+    flat = _running_bond((1800, 2400), (190, 84), 12, np.random.default_rng(11))
+    corners = np.float32([[0, 0], [2400, 0], [2400, 1800], [0, 1800]])
+    seen = np.float32([[0.22, 0.0], [0.78, 0.0], [1.12, 1.0], [-0.12, 1.0]]) * np.float32([2 * WIDTH, 2 * HEIGHT])
+    warp = cv2.getPerspectiveTransform(corners, seen)
+    big = cv2.warpPerspective(flat, warp, (2 * WIDTH, 2 * HEIGHT), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT)
+    return cv2.resize(big, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def tiles() -> np.ndarray:
+    """Square ceramic floor tiles (66 px, 4 px grey grout, slightly turned), each with its own mottled glaze."""
+    rng = np.random.default_rng(12)
+    side, grout, turn = 66, 4, np.deg2rad(4.0)
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    u, v = xs * np.cos(turn) + ys * np.sin(turn) + 1000, -xs * np.sin(turn) + ys * np.cos(turn) + 1000
+    row, col = (v // side).astype(int), (u // side).astype(int)
+    tint = rng.uniform(0.9, 1.05, (row.max() + 1, col.max() + 1)).astype(np.float32)[row, col]
+    mottle = value_noise((HEIGHT, WIDTH), 14.0, rng, octaves=3)
+    rgb = np.array([0.86, 0.82, 0.70], np.float32) * (tint * (0.9 + 0.2 * mottle))[..., None]
+    rgb[((u % side) < grout) | ((v % side) < grout)] = (0.45, 0.44, 0.42)
+    return np.clip(rgb, 0, 1)
+
+
+def planks() -> np.ndarray:
+    """The example mug's stained plank table (examples/make_examples.py), with its own rng."""
+    big = wood_texture((WIDTH, HEIGHT), np.random.default_rng(13))
+    return cv2.resize(big, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA) if SS != 1 else big
+
+
+REGULAR_MAKERS = {"brick_perspective": brick_perspective, "tiles": tiles, "planks": planks}
+REGULAR_BACKDROPS = ("brick", *REGULAR_MAKERS)  # lattices: bricks, tiles, plank seams
+STOCHASTIC_BACKDROPS = ("grass", "gravel")
 
 
 @dataclass(frozen=True)
@@ -254,12 +309,51 @@ def render(spec: SceneSpec, seed: int = 0) -> Scene:
     shadow = contact_shadow(alpha, spec.shadow) * (1 - alpha) if spec.shadow else np.zeros_like(alpha)
     shaded = background * (1 - shadow[..., None])
     photo = shaded * (1 - alpha[..., None]) + rgb * alpha[..., None]
-    kind = "textured" if spec.backdrop in ("brick", "grass", "gravel") else "plain"
+    kind = "textured" if spec.backdrop in (*REGULAR_BACKDROPS, *STOCHASTIC_BACKDROPS) else "plain"
     return Scene(spec.name, kind, _finish(photo, seed), alpha, shadow, _finish(background, seed))
 
 
 def all_scenes() -> list[Scene]:
     return [render(spec, seed) for seed, spec in enumerate(SCENES)]
+
+
+# the inpainting table's textured classes besides the scenes above: figures on lattices and on stochastic textures
+TEXTURE_SCENES = (
+    SceneSpec("horse-brick-perspective", "brick_perspective", Placement("horse", 0.7, (0.5, 0.5)), shadow=0.3),
+    SceneSpec("cup-tiles", "tiles", Placement("cup", 0.62, (0.5, 0.5)), shadow=0.3),
+    SceneSpec("astronaut-planks-border", "planks", Placement("astronaut", 0.75, (0.5, 1.0 - 0.375))),
+    SceneSpec("rocket-brick-perspective", "brick_perspective", Placement("rocket", 0.85, (0.42, 0.5))),
+    SceneSpec("horse-gravel-shadow", "gravel", Placement("horse", 0.7, (0.5, 0.5)), shadow=0.3),
+    SceneSpec("cup-grass", "grass", Placement("cup", 0.62, (0.5, 0.5))),
+)
+
+
+def texture_class(scene_backdrop: str) -> str:
+    """plain | regular | stochastic: which of the inpainting table's classes a backdrop belongs to."""
+    if scene_backdrop in REGULAR_BACKDROPS:
+        return "regular"
+    return "stochastic" if scene_backdrop in STOCHASTIC_BACKDROPS else "plain"
+
+
+def inpainting_scenes() -> list[tuple[Scene, str]]:
+    """Every scene with its texture class: the matting scenes and the extra textured ones."""
+    specs = (*SCENES, *TEXTURE_SCENES)
+    return [(render(spec, seed), texture_class(spec.backdrop)) for seed, spec in enumerate(specs)]
+
+
+SWAY_DEGREES = (-6.0, -3.0, 3.0, 6.0)  # a gentle sway, rocking about the bottom of the object
+
+
+def swayed_visible_band(alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The part of `hole` that an object swaying about its base uncovers in some frame: the hole minus what every
+    swayed pose covers (as the inpaint stage computes it from the motion's frames)."""
+    ys, xs = np.nonzero(alpha > 0.5)
+    pivot = (float(xs.mean()), float(ys.max()))
+    always = alpha > 0.5
+    for angle in SWAY_DEGREES:
+        turn = cv2.getRotationMatrix2D(pivot, angle, 1.0)
+        always &= cv2.warpAffine(alpha, turn, alpha.shape[::-1], flags=cv2.INTER_LINEAR) > 0.5
+    return hole & ~always
 
 
 @dataclass(frozen=True)

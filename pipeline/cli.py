@@ -52,9 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--matting", help="cut-out method: auto (default: a colour model + watershed on plain "
                         "backdrops, GrabCut on textured ones), plain, grabcut, or rembg:NAME with NAME's ONNX file in "
                         "the weights folder (rembg:u2net, rembg:isnet-general-use, rembg:birefnet-general, ...)")
-    parser.add_argument("--inpaint", choices=("auto", "surface", "exemplar", "ns", "telea", "lama"),
-                        help="background fill (default auto: surface on plain backdrops, exemplar on textured; "
-                        "lama needs big-lama.pt in the weights folder)")
+    parser.add_argument("--inpaint", choices=("auto", "surface", "lattice", "exemplar", "ns", "telea", "lama"),
+                        help="background fill (default auto: surface on plain backdrops, lattice on regular "
+                        "textures such as tiles, exemplar on other textures; lama needs big-lama.pt in the weights "
+                        "folder)")
+    parser.add_argument("--shadow", choices=("redraw", "keep", "off"), help="contact shadow: redraw (default: a "
+                        "soft shadow under the product's lowest points in every frame, fading as it lifts; a plinth "
+                        "keeps its photographed shadow), keep (the photographed shadow stays where it was) or off")
     parser.add_argument("--detector", help="object detector that picks the category's object among several: none "
                         "(default: the largest object near the centre), yolo (yolov8n.onnx in the weights folder) "
                         "or yolo:FILE (another YOLO ONNX export)")
@@ -97,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict:
     keys = ("motion", "output", "workers", "device", "frames", "fps", "size", "max_side", "format", "matting",
-            "detector", "inpaint", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile", "sr_tile_pad",
-            "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
+            "detector", "inpaint", "shadow", "motion_model", "batch_size", "keypoints", "sr_model", "sr_tile",
+            "sr_tile_pad", "sr_batch", "sr_fp32", "engine", "ray_address", "overwrite", "fail_fast", "limit", "only",
             "dry_run", "motions_dir", "weights_dir", "gate")
     return {k: getattr(args, k) for k in keys}
 

@@ -15,7 +15,8 @@ from pipeline.net_policy import allow_entry_problem
 FORMATS = ("mp4", "webp", "gif")
 DEVICES = ("auto", "cpu", "cuda")
 MATTING_METHODS = ("auto", "plain", "grabcut")  # built in; "rembg:NAME" selects a rembg model file
-INPAINT_METHODS = ("auto", "surface", "exemplar", "ns", "telea", "lama")
+INPAINT_METHODS = ("auto", "surface", "lattice", "exemplar", "ns", "telea", "lama")
+SHADOW_MODES = ("redraw", "keep", "off")
 MOTION_MODELS = ("classical",)  # built in; neural models are registry ids or checkpoint paths (motion/model_choice)
 ENGINES = ("local", "ray")
 SR_MODELS = ("auto", "none", "lanczos")  # built in; networks are weights-registry names or checkpoint paths
@@ -61,6 +62,7 @@ class PipelineConfig:
     sr_batch: int = 4  # frames per super-resolution forward pass; does not change the output
     sr_fp32: bool = False  # CUDA only: no fp16 autocast
     feather: float = 0.04  # of the crop side: width of the blend at the crop's edge
+    shadow: str = "redraw"  # contact shadow in fusion: redraw (moves with the feet), keep (as photographed), off
     crf: int = 20
     allow_hosts: tuple[str, ...] = ()  # host names, addresses, CIDR networks image URLs may reach besides public
     # addresses (internal image servers); ANIMATE_PRODUCTS_ALLOW_HOSTS adds more (pipeline/net_policy.py)
@@ -91,6 +93,7 @@ class PipelineConfig:
             (self.detector in ("none", "yolo") or self.detector.startswith("yolo:"),
              "--detector must be none, yolo or yolo:FILE"),
             (self.inpaint in INPAINT_METHODS, f"--inpaint must be one of {', '.join(INPAINT_METHODS)}"),
+            (self.shadow in SHADOW_MODES, f"--shadow must be one of {', '.join(SHADOW_MODES)}"),
             (bool(self.motion_model.strip()), "--motion-model must name classical, a model id or a checkpoint"),
             (1 <= self.batch_size <= 1024, "--batch-size must be between 1 and 1024"),
             (bool(self.sr_model.strip()), f"--sr-model must be {', '.join(SR_MODELS)}, a model id or a checkpoint"),

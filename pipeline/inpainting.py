@@ -9,6 +9,7 @@ structure behind the object is a guess).
 cv2.inpaint NS and TELEA stay selectable. Works on arrays; no file access."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -18,13 +19,14 @@ from scipy.sparse.linalg import spsolve
 
 from pipeline.backdrop import fit_color_surface
 from pipeline.coherence_transport import GRADIENT_REACH_PX, gradient_products, grain, transport
+from pipeline.lattice_fill import Lattice, copy_along, find_lattice
 from pipeline.texture_fill import synthesize_texture
 
 RING_PX = 40  # the ring around the hole whose texture tells plain from textured
 # the ring's 90th-percentile RGB residual (0-255) from the colour surface below which the surface fit is trusted;
 # a percentile that high sees a brick wall's mortar lines, which a median misses (the bricks themselves are flat)
 PLAIN_RING_RESIDUAL = 8.0
-CLASSICAL_FILLS = ("surface", "exemplar", "ns", "telea")  # what `method` may name besides "auto"
+CLASSICAL_FILLS = ("surface", "lattice", "exemplar", "ns", "telea")  # what `method` may name besides "auto"
 HARMONIC_MAX_UNKNOWNS = 40_000  # the harmonic fill is solved at a scale with at most this many hole pixels
 LIGHT_SIGMA_SHARE = 0.008  # exemplar fill: lighting = the backdrop blurred by this share of the photo's long side
 SEAM_SIGMA = 2.0  # px: the local mean matched across the hole's border
@@ -38,6 +40,11 @@ GRAIN_SIGMA_SHARE = 0.01  # the grain direction is the structure tensor smoothed
 # px: detail finer than this (sensor noise, pores) that the grain transport's weighted means smooth away is added
 # back from the synthesised texture
 FINE_DETAIL_SIGMA = 1.0
+# a backdrop whose strongest repeat (lattice_fill.find_lattice's regularity) correlates at least this well is filled
+# by copying along its lattice (tiles: 0.95, the bench's frontal brick photo: ..., gravel and grass: ...)
+REGULAR_MIN = 0.5
+PROBE_WIDTH_PX = (4, 24)  # the probe ring's width: the visible band's mean depth, clamped to this range
+LATTICE_SEAM_SHARE = 0.25  # the lattice fill's border step is measured over this share of a lattice cell
 
 
 @dataclass
@@ -145,10 +152,27 @@ def exemplar_fill(rgb_u8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     carried, share = grain_transport(texture, hole, band)
     share = share[..., None]
     fill = harmonic_fill(light, hole) + share * (carried + synthesised_fine) + (1 - share) * synthesised
-    # what is left of a step at the border (a shadow edge finer than the lighting blur) is spread inwards
-    seam = _masked_blur(image, ~hole, SEAM_SIGMA) - _masked_blur(fill, hole, SEAM_SIGMA)
+    return _blend_border(image, fill, hole, SEAM_SIGMA)
+
+
+def _blend_border(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
+    """The fill with what is left of a step at the hole's border (its local mean, over `sigma` px, against the
+    photo's just outside) spread smoothly inwards (a harmonic correction: Poisson blending of the border), as
+    uint8."""
+    seam = _masked_blur(image, ~hole, sigma) - _masked_blur(fill, hole, sigma)
     fill = fill + harmonic_fill(np.where(hole[..., None], 0, seam), hole)
     return np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+
+
+def lattice_plate(rgb_u8: np.ndarray, hole: np.ndarray, lattice: Lattice) -> np.ndarray:
+    """Copy along the backdrop's lattice (pipeline/lattice_fill.py), the border's remaining step (lighting,
+    perspective shading) blended away over a lattice cell; what no shift reached is continued harmonically."""
+    image = rgb_u8.astype(np.float32)
+    copied, reached = copy_along(image, hole, lattice.shifts)
+    if not reached.all():
+        copied = harmonic_fill(copied, ~reached)
+    cell = float(np.hypot(*lattice.shifts[0]))
+    return _blend_border(image, copied, hole, max(SEAM_SIGMA, LATTICE_SEAM_SHARE * cell))
 
 
 def _inpaint_radius(hole: np.ndarray) -> int:
@@ -156,7 +180,7 @@ def _inpaint_radius(hole: np.ndarray) -> int:
 
 
 def inpaint_plate(rgb_u8: np.ndarray, hole: np.ndarray, method: str = "auto") -> PlateResult:
-    """Fill `hole` in the photo. `method`: auto | surface | exemplar | ns | telea."""
+    """Fill `hole` in the photo. `method`: auto | surface | lattice | exemplar | ns | telea."""
     if not hole.any():
         return PlateResult(rgb_u8.copy(), hole, "none", "good", 0.0)
     ring = hole_ring(hole)
@@ -164,15 +188,54 @@ def inpaint_plate(rgb_u8: np.ndarray, hole: np.ndarray, method: str = "auto") ->
     residual = rgb_u8.astype(np.float32) - surface
     ring_residual = float(np.percentile(np.abs(residual[ring]), 90))
     plain = ring_residual < PLAIN_RING_RESIDUAL
-    chosen = method if method != "auto" else ("surface" if plain else "exemplar")
+    wants_lattice = method == "lattice" or (method == "auto" and not plain)
+    lattice = find_lattice(rgb_u8.astype(np.float32), hole) if wants_lattice else None
+    chosen = method
+    if method == "auto":
+        chosen = "surface" if plain else "lattice" if lattice.regularity >= REGULAR_MIN else "exemplar"
     hole_u8 = hole.astype(np.uint8) * 255
     if chosen == "surface":
         plate = np.clip(surface + harmonic_fill(residual, hole) + 0.5, 0, 255).astype(np.uint8)
         name = "surface+harmonic"
-    elif chosen == "exemplar":
+    elif chosen == "lattice" and len(lattice.shifts):
+        plate, name = lattice_plate(rgb_u8, hole, lattice), "lattice"
+    elif chosen in ("exemplar", "lattice"):  # a lattice fill with no lattice found falls back to the synthesis
         plate, name = exemplar_fill(rgb_u8, hole), "exemplar"
     else:
         flag = cv2.INPAINT_TELEA if chosen == "telea" else cv2.INPAINT_NS
         plate, name = cv2.inpaint(rgb_u8, hole_u8, _inpaint_radius(hole), flag), chosen
     plate = np.where(hole[..., None], plate, rgb_u8)
     return PlateResult(plate, hole, name, "good" if plain else "low", ring_residual)
+
+
+def probe_ring(hole: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Known backdrop beside the hole, as wide as the visible band is deep on average (its area over the hole's
+    outline, PROBE_WIDTH_PX at least): hidden and filled along with the hole, it stands in for the visible band,
+    whose truth is unknown."""
+    outline = max(1, cv2.countNonZero(cv2.morphologyEx(hole.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3)))))
+    width = int(np.clip(round(2 * visible.sum() / outline), *PROBE_WIDTH_PX))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
+
+
+PlateFill = Callable[[np.ndarray, np.ndarray], PlateResult]  # (photo, hole) -> plate, as inpaint_plate
+
+
+def fill_plate(photo_rgb: np.ndarray, hole_mask: np.ndarray, visible_band: np.ndarray | None = None,
+               fill: PlateFill = inpaint_plate) -> tuple[np.ndarray, dict[str, float | int | str]]:
+    """The clean plate (HxWx3 uint8) and facts about it: `method`, `quality` ("good" | "low"), `ring_residual`,
+    `visible_band_px` (the band's area; the whole hole when no band is given) and `visible_band_error`: the mean
+    absolute error (0-255) the fill is expected to make where the plate shows, estimated without the truth by
+    hiding a ring of known backdrop beside the hole (`probe_ring`), filling hole and ring the same way, and
+    comparing the ring with the photo. `fill`: inpaint_plate (auto) unless the caller picks a method or model."""
+    visible = hole_mask if visible_band is None else visible_band & hole_mask
+    result = fill(photo_rgb, hole_mask)
+    facts: dict[str, float | int | str] = {"method": result.method, "quality": result.quality,
+                                           "ring_residual": round(result.ring_residual, 2),
+                                           "visible_band_px": int(visible.sum()), "visible_band_error": 0.0}
+    if visible.any():
+        ring = probe_ring(hole_mask, visible)
+        probe = fill(photo_rgb, hole_mask | ring).plate_u8
+        error = np.abs(probe[ring].astype(np.float32) - photo_rgb[ring].astype(np.float32)).mean()
+        facts["visible_band_error"] = round(float(error), 2)
+    return result.plate_u8, facts

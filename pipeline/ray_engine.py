@@ -16,9 +16,11 @@ from pipeline.runner import (MAX_ATTEMPTS, ProgressFn, build_stages, finish_repo
                              unexpected_failure)
 from pipeline.stages.base import ProductJob
 
-CPU_BEFORE = ("localize", "inpaint")
+CPU_BEFORE = ("localize",)
 ACCELERATED = ("motion", "superres")
-CPU_AFTER = ("fusion",)
+# inpaint reads only the motion frames, not super-resolution's, so it joins fusion after the actor's call: one
+# hop to the actor per product, as before the stages were reordered
+CPU_AFTER = ("inpaint", "fusion")
 SYSTEM_RETRIES = 2  # Ray's own retries of a task or actor call whose worker process died
 
 

@@ -34,7 +34,7 @@ ProgressFn = Callable[[str, str], None]  # (product_id, event: a stage name, "do
 
 
 def build_stages() -> list[Stage]:
-    return [LocalizeStage(), InpaintStage(), MotionStage(), SuperresStage(), FusionStage()]
+    return [LocalizeStage(), MotionStage(), InpaintStage(), SuperresStage(), FusionStage()]
 
 
 @dataclass

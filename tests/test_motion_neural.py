@@ -179,7 +179,7 @@ def test_command_animates_with_a_checkpoint_path(tmp_path: Path) -> None:
     args = [str(CATALOG), "-o", str(out), *FAST, "--motion-model", str(checkpoint), "--batch-size", "3"]
     assert main(args) == 0
     for product in ("mug", "doll"):
-        motion = out / product / "03_motion"
+        motion = out / product / "02_motion"
         facts = json.loads((motion / "motion.json").read_text())
         assert facts["family"] == "fomm" and facts["frames"] == 4 and facts["size"] == 256
         frames = sorted((motion / "frames").glob("*.png"))

@@ -97,7 +97,7 @@ def product_job(tmp_path: Path, cfg: PipelineConfig, frame_side: int, crop_side:
     for index in range(3):
         frame = np.zeros((frame_side, frame_side, 4), np.uint8)
         frame[disc] = (200, 30 + index, 40, 255)
-        write_png(job.product_dir / "03_motion" / "frames" / f"{index:04d}.png", frame)
+        write_png(job.product_dir / "02_motion" / "frames" / f"{index:04d}.png", frame)
     return job
 
 
@@ -114,7 +114,7 @@ def test_frames_at_the_crop_size_pass_through(tmp_path: Path, no_wheel: None) ->
     job = product_job(tmp_path, config(tmp_path, sr_model="lanczos"), 48, 48)
     outcome = superres.SuperresStage().run(job)
     assert outcome.info["model"] == "passthrough"
-    for path in (job.product_dir / "03_motion" / "frames").glob("*.png"):
+    for path in (job.product_dir / "02_motion" / "frames").glob("*.png"):
         assert (job.product_dir / "04_superres" / "frames" / path.name).read_bytes() == path.read_bytes()
 
 

@@ -38,7 +38,7 @@ def test_textured_fill_keeps_texture_and_beats_telea() -> None:
     photo = truth.copy()
     photo[hole] = (200, 60, 40)  # the object
     result = inpaint_plate(photo, hole)
-    assert result.method == "exemplar" and result.quality == "low"
+    assert result.method in ("lattice", "exemplar") and result.quality == "low"
     inner = cv2.erode(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     kept = _detail(result.plate_u8)[inner].std() / _detail(truth)[inner].std()
     assert kept > 0.3  # TELEA keeps about 0.2 here
@@ -72,7 +72,7 @@ def test_a_brick_wall_gets_the_textured_fill_not_a_smooth_surface() -> None:
     photo = wall.copy()
     photo[hole] = (40, 160, 60)
     result = inpaint_plate(photo, hole)
-    assert result.method == "exemplar" and result.quality == "low"
+    assert result.method in ("lattice", "exemplar") and result.quality == "low"
     inner = cv2.erode(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert _detail(result.plate_u8)[inner].std() > 0.4 * _detail(wall)[inner].std()  # mortar lines, not a blob
 
@@ -84,7 +84,7 @@ def test_the_fill_keeps_full_contrast_near_the_border_and_half_deep_inside() -> 
     assert np.allclose(gain[hole & (depth < 5)], 1.0) and np.allclose(gain[depth > 40], 0.5)
     photo = truth.copy()
     photo[hole] = (200, 60, 40)
-    plate = inpaint_plate(photo, hole).plate_u8
+    plate = inpaint_plate(photo, hole, "exemplar").plate_u8
     band, core = hole & (depth > 3) & (depth < 9), hole & (depth > 40)
     truth_detail, plate_detail = _detail(truth), _detail(plate)
     assert plate_detail[band].std() > 0.7 * truth_detail[band].std()

@@ -41,7 +41,7 @@ def working_side(crop_side: int, size: int | None) -> int:
 
 class MotionStage(Stage):
     name = "motion"
-    number = 3
+    number = 2
     code_modules = ("pipeline.motion.stage", "pipeline.motion.alignment", "pipeline.motion.rig",
                     *(f"pipeline.motion.puppet{name}" for name in PUPPET_MODULES))
 

@@ -14,7 +14,8 @@ from pipeline.errors import ProductError
 from pipeline.manifest import MANIFEST_NAME, code_version, list_outputs, manifest_matches, read_manifest
 from pipeline.motions_library import MotionSpec
 
-STAGE_ORDER = ("localize", "inpaint", "motion", "superres", "fusion")
+# motion needs only the crop; inpaint reads the motion frames (where the plate shows), so it runs after motion
+STAGE_ORDER = ("localize", "motion", "inpaint", "superres", "fusion")
 
 
 @dataclass

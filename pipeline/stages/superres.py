@@ -22,7 +22,7 @@ from pipeline.upscaling import upscale_rgba_classical, upscale_rgba_network
 if TYPE_CHECKING:  # torch is imported only when a network runs
     from models.sr_handle import SRHandle, SRSettings
 
-LOCALIZE_DIR, MOTION_DIR = "01_localize", "03_motion"
+LOCALIZE_DIR, MOTION_DIR = "01_localize", "02_motion"
 NETWORK_CODE = ("models.sr_handle", "models.archs.rrdbnet", "models.archs.srvgg", "models.ncnn_convert")
 
 
