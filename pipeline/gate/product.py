@@ -18,7 +18,7 @@ from pipeline.manifest import MANIFEST_NAME, code_version, sha256_bytes
 from pipeline.stages.fusion import FusionStage
 from pipeline.stages.inpaint import InpaintStage
 from pipeline.stages.localize import LocalizeStage
-from pipeline.stages.motion import MotionStage, frame_paths
+from pipeline.motion.stage import MotionStage, frame_paths
 
 GATE_FILE = "gate.json"
 GATE_CODE = ("pipeline.gate.product", "pipeline.gate.measures", "pipeline.gate.rigidity")

@@ -37,7 +37,7 @@ from pipeline.synthetic.rig_export import rig_from_figure
 SIZE = 256
 N_FRAMES = 48
 STAGES = ("flow", "puppet")
-DEFAULT_STAGE = "flow"
+DEFAULT_STAGE = "puppet"  # the product's motion stage; "flow" is the earlier one, kept to compare
 BACKDROP_TINTS = {"brick": (0.85, 0.55, 0.45), "gravel": (0.7, 0.68, 0.62)}  # on scikit-image's sample textures
 WIDTH_POSITIONS = (0.2, 0.35, 0.5, 0.65, 0.8)  # where along each limb's bone its width is measured
 MIN_BONE_PX = 8.0  # shorter bones (a hand, a small arm) are too short to measure across

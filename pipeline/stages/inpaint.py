@@ -17,7 +17,7 @@ from pipeline.manifest import sha256_file, sha256_paths
 from pipeline.model_options import inpaint_spec, model_file_key
 from pipeline.stages.base import ProductJob, Stage
 from pipeline.stages.localize import load_localize
-from pipeline.stages.motion import frame_paths
+from pipeline.motion.stage import frame_paths
 
 LOCALIZE_DIR, MOTION_DIR = "01_localize", "02_motion"
 OPAQUE = 0.98  # alpha at which a frame hides the plate behind it
