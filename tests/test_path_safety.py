@@ -80,7 +80,8 @@ def test_no_path_outside_the_output_root_whatever_the_ids_and_urls(tmp_path: Pat
     products = json.loads((out / "report.json").read_text())["products"]
     status = {p["product_id"]: (p["status"], p["error_stage"], p["error"]) for p in products}
     good = ["Case-Sku"] + [f"url-{n}" for n in range(len(tricky_urls))]
-    assert all(status[pid][0] == "done" for pid in good), status
+    # finished; the quality gate may hold them for review (8 frames cut from a clip do not loop seamlessly)
+    assert all(status[pid][0] in ("done", "review") for pid in good), status
     assert status["case-sku"][:2] == ("failed", "catalog") and "only in case" in status["case-sku"][2]
     for pid in ids:
         assert status[pid][:2] == ("failed", "catalog"), (pid, status[pid])
