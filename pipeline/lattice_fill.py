@@ -219,7 +219,8 @@ def copy_along(image: np.ndarray, hole: np.ndarray, shifts: np.ndarray) -> tuple
                 break
             continue
         cost, usable = _mismatch(luma, filled, pixels, neighbours, flat_shifts)
-        scale = np.maximum(np.mean(cost, axis=1, keepdims=True, where=usable), 1e-3)
+        usable_count = np.maximum(usable.sum(axis=1, keepdims=True), 1)
+        scale = np.maximum(np.where(usable, cost, 0.0).sum(axis=1, keepdims=True) / usable_count, 1e-3)
         switches = _switches(labels, pixels, padded_width, len(shifts))
         cost = np.where(usable, cost + scale * (SHORT_SHIFT_COST * length + SWITCH_COST * switches), np.inf)
         best = np.argmin(cost, axis=1)

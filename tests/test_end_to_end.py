@@ -86,4 +86,4 @@ def test_resume_redoes_only_what_is_missing_or_changed(first_run: tuple[Path, in
     # a setting that only fusion uses recomputes fusion alone
     assert main([str(CATALOG), "-o", str(out), *ARGS, "-f", "mp4", "--only", "mug"]) == 0
     mug = _report(out)["products"][0]
-    assert mug["product_id"] == "mug" and mug["stages_skipped"] == ["localize", "inpaint", "motion", "superres"]
+    assert mug["product_id"] == "mug" and mug["stages_skipped"] == ["localize", "motion", "inpaint", "superres"]
