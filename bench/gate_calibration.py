@@ -101,10 +101,16 @@ def rock(phase: float) -> A.Pose:
     return A.Pose(rotation=pose.rotation + sum(pose.angles.values()))
 
 
+BEND = (0.07, 0.09, 0.12, 0.12)  # radians per segment above the base: how far the jelly bends at the sway's extremes
+
+
 def bend_more(phase: float) -> A.Pose:
-    """The sway motion with each segment bending twice as far: a rigid product that bends like jelly."""
+    """The rigid sway's rock with the column's segments bending on top of it: a rigid product that bends like
+    jelly (what the old flow stage did to mugs)."""
     pose = A.sway(phase)
-    return A.Pose({name: 2.0 * angle for name, angle in pose.angles.items()}, rotation=pose.rotation)
+    swing = float(np.sin(2.0 * np.pi * phase))
+    bends = {f"segment_{k + 1}": amplitude * swing for k, amplitude in enumerate(BEND)}
+    return A.Pose(bends, offset=pose.offset, rotation=pose.rotation, scale=pose.scale, contact=pose.contact)
 
 
 HIND_LEG = ("hind_near_upper", "hind_near_lower")  # a limb: the first part's joint and the second's are its axis
@@ -156,7 +162,7 @@ def _warp(image: np.ndarray, affine: Affine, size: int) -> np.ndarray:
 
 def _part_maps(figure: A.Figure, pose: A.Pose, rest: A.Pose, size: int) -> np.ndarray:
     """(P, 3, 3) pixel maps of each part from the rest pose to `pose`."""
-    to_px = A._canvas_to_pixels(size)
+    to_px = A.canvas_to_pixels(size)
     now, before = A.part_transforms(figure, pose), A.part_transforms(figure, rest)
     return np.stack([to_px @ now[k] @ np.linalg.inv(to_px @ before[k]) for k in range(len(figure.parts))])
 
