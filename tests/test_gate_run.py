@@ -46,7 +46,7 @@ def test_hold_warn_and_off(tmp_path: Path) -> None:
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert rows[0]["status"] == "review" and rows[0]["failed_checks"].startswith("loop_seam=")
     page = (out / "report.html").read_text()
-    assert page.count('class="checks">failed checks: loop_seam=') == 2
+    assert page.count('<table class="checks"><caption>failed checks</caption><tr><th>loop_seam</th>') == 2
     assert json.loads((out / "report.json").read_text())["counts"]["review"] == 2
 
     # a rerun recomputes no stage and re-measures nothing: the same gate.json, untouched
