@@ -248,7 +248,8 @@ def inpainting_worst_picture(scenes: list[Scene], classes: list[str], rows: dict
     for name in ("auto", "telea"):
         plate = inpaint_plate(scene.photo_u8, hole, name).plate_u8
         panels.append(_labelled(plate[y0:y1, x0:x1], f"{name}: band error {rows[name][worst][4]:.1f}"))
-    cv2.imwrite(str(path), np.concatenate(panels, axis=1)[..., ::-1])
+    row = np.concatenate(panels, axis=1)
+    cv2.imwrite(str(path), cv2.resize(row, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)[..., ::-1])
 
 
 def main() -> None:
