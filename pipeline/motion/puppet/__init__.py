@@ -18,7 +18,7 @@ from pipeline.motion.puppet.deform import JointZone, LayerPuppet
 from pipeline.motion.puppet.fit import fit_rig
 from pipeline.motion.puppet.layers import build_layers, conflicts, group_layers
 from pipeline.motion.puppet.parts import assign_parts
-from pipeline.motion.puppet.pixels import unpremultiply
+from pipeline.motion.puppet.pixels import pixel_at, unpremultiply
 from pipeline.motion.puppet.rigid import animate_rigid
 from pipeline.motion.puppet.skeleton import Driver, Skeleton, region_skeleton
 from pipeline.motion.rig import Rig
@@ -49,9 +49,9 @@ def _zones(skeleton: Skeleton, matte: np.ndarray, spacing: float) -> list[JointZ
     side = max(matte.shape)
     zones = []
     for parent, child in skeleton.joints:
-        x, y = np.clip(np.round(skeleton.heads[child]).astype(int), 0, np.array(matte.shape[::-1]) - 1)
+        half_width = float(pixel_at(depth, skeleton.heads[child][None])[0])
         length = float(np.linalg.norm(skeleton.tails[child] - skeleton.heads[child]))
-        radius = float(min(max(JOINT_RADIUS[0] * depth[y, x], JOINT_RADIUS[1] * spacing, JOINT_RADIUS[2] * length),
+        radius = float(min(max(JOINT_RADIUS[0] * half_width, JOINT_RADIUS[1] * spacing, JOINT_RADIUS[2] * length),
                            JOINT_RADIUS[3] * side))
         zones.append(JointZone((parent, child), skeleton.heads[child].copy(), radius))
     return zones
@@ -104,10 +104,11 @@ def animate(rgba: np.ndarray, analysis: DrivingAnalysis, rig: Rig | None, n_fram
         skeleton, driver = region_skeleton(analysis, labels_at(analysis, reference), alignment.matrix, reference)
     puppets, _ = build_puppets(rgba, skeleton, driver, base_row, support)
     frames, flipped, stretch, stretch_p99 = [], [], [], []
+    out = np.empty(rgba.shape, np.float32)  # one canvas, cleared per frame: a fresh one per frame costs page faults
     for frame in range(n_frames):
         index = (reference + driving_index(frame, n_frames, driver.n_frames)) % driver.n_frames
         maps = with_static_base(driver.bone_maps(skeleton, index), base_row is not None)
-        out = np.zeros(rgba.shape, np.float32)
+        out.fill(0.0)
         stats = [puppet.draw(maps, out) for puppet in puppets]
         frames.append(unpremultiply(out))
         flipped.append(int(sum(s["flipped_triangles"] for s in stats)))

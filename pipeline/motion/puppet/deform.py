@@ -13,6 +13,7 @@ from pipeline.motion.puppet.arap import ArapDeformer
 from pipeline.motion.puppet.layers import Layer
 from pipeline.motion.puppet.mesh import Mesh, mesh_from_mask, vertex_labels
 from pipeline.motion.puppet.render import deformation_stats, render_mesh
+from pipeline.motion.puppet.pixels import pixel_at
 from pipeline.motion.puppet.skeleton import apply
 from pipeline.motion.puppet.skinning import blend, skinning_weights
 
@@ -84,15 +85,9 @@ def free_vertices(vertices: np.ndarray, parts: np.ndarray, zones: list[JointZone
             free |= mine & _in_zone(vertices, zone)
         elif seam_distance is not None:
             for this, other in (zone.parts, zone.parts[::-1]):
-                near = _sample_distance(seam_distance[other], vertices) <= seam_px
+                near = pixel_at(seam_distance[other], vertices) <= seam_px
                 free |= (parts == this) & near
     return free
-
-
-def _sample_distance(distance: np.ndarray, points: np.ndarray) -> np.ndarray:
-    xs = np.clip(np.round(points[:, 0]).astype(int), 0, distance.shape[1] - 1)
-    ys = np.clip(np.round(points[:, 1]).astype(int), 0, distance.shape[0] - 1)
-    return distance[ys, xs]
 
 
 class LayerPuppet:
@@ -113,21 +108,22 @@ class LayerPuppet:
         groups = [self.handles[self.parts[self.handles] == part] for part in self.handle_parts]
         self.weights = skinning_weights(self.mesh, groups) if self.solver is not None else None
 
+    def _carried(self, part_maps: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+        """The given vertices (indices) each moved by its own part's map."""
+        moved = np.empty((len(vertices), 2))
+        parts = self.parts[vertices]
+        for part in np.unique(parts):
+            members = parts == part
+            moved[members] = apply(part_maps[part], self.mesh.vertices[vertices[members]])
+        return moved
+
     def pose(self, part_maps: np.ndarray) -> np.ndarray:
         """Deformed vertex positions for (P, 3, 3) part maps: handles carried by their part, the rest solved from
         the skinning blend of the parts' maps."""
         if self.solver is None:
-            carried = np.empty_like(self.mesh.vertices)
-            for part in np.unique(self.parts):
-                members = self.parts == part
-                carried[members] = apply(part_maps[part], self.mesh.vertices[members])
-            return carried
+            return self._carried(part_maps, np.arange(len(self.mesh.vertices)))
         start = blend(self.mesh.vertices, self.weights, part_maps[self.handle_parts])
-        targets = np.empty((len(self.handles), 2))
-        for part in self.handle_parts:
-            members = self.parts[self.handles] == part
-            targets[members] = apply(part_maps[part], self.mesh.vertices[self.handles[members]])
-        return self.solver.solve(targets, start)
+        return self.solver.solve(self._carried(part_maps, self.handles), start)
 
     def draw(self, part_maps: np.ndarray, out: np.ndarray) -> dict:
         """Draw the posed layer over `out` (premultiplied RGBA, in place); returns its deformation facts."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from pipeline.motion.alignment import (FIRST_FRAME_BONUS, FITS, REFERENCE_STEP, Alignment, Candidate,
                                        coarse_alignment, mirror_options, refined_alignment)
 from pipeline.motion.driving import DrivingAnalysis
-from pipeline.motion.puppet.parts import flat_colour, limb_chains, neighbour_slices
+from pipeline.motion.puppet.parts import flat_colour, limb_chains, neighbour_slices, pixel_graph
+from pipeline.motion.puppet.pixels import pixel_at
 from pipeline.motion.puppet.skeleton import Driver, Skeleton, rig_skeleton
 from pipeline.motion.rig import Rig
 
@@ -82,18 +82,7 @@ class MedialAxis:
         thin = cv2.ximgproc.thinning(small.astype(np.uint8) * 255) > 0
         ys, xs = np.nonzero(thin)
         self.points = np.stack([xs, ys], axis=1).astype(np.float64)
-        index = np.full(thin.shape, -1, np.int64)
-        index[ys, xs] = np.arange(len(ys))
-        rows, cols, costs = [], [], []
-        for here, there, step in neighbour_slices(thin.shape):
-            src, dst = index[here], index[there]
-            both = (src >= 0) & (dst >= 0)
-            rows.append(src[both])
-            cols.append(dst[both])
-            costs.append(np.full(int(both.sum()), step))
-        count = len(ys)
-        self.graph = coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
-                                shape=(count, count)).tocsr()
+        self.graph, _ = pixel_graph(thin)
         crossings = _crossing_numbers(thin)[ys, xs]
         self.ends = self._long_branch_ends(np.nonzero(crossings == 1)[0], crossings >= 3, MIN_BRANCH * max(size))
 
@@ -117,9 +106,7 @@ class MedialAxis:
         return self.points[nodes[::-1]]
 
     def width(self, points: np.ndarray) -> np.ndarray:
-        xs = np.clip(np.round(points[:, 0]).astype(int), 0, self.dist.shape[1] - 1)
-        ys = np.clip(np.round(points[:, 1]).astype(int), 0, self.dist.shape[0] - 1)
-        return self.dist[ys, xs]
+        return pixel_at(self.dist, points)
 
 
 def _limb_path(axis: MedialAxis, end: int, root_joint: np.ndarray) -> np.ndarray:

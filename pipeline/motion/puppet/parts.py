@@ -1,17 +1,18 @@
 """Which bone each product pixel belongs to, by the product's structure: the geodesic distance inside the matte,
 where crossing a colour edge costs extra, from the root bone's axis and from the far end of every limb (a hand, a
-hoof, a tail tip). A limb's pixels are then shared among its chain of bones (upper arm, forearm) by distance to
-their axes. Limbs are seeded at their ends only because where a limb starts is where the fit is least sure: a
-doll's shoulder may lie under her hair. So a lock of hair beside an arm is reached from the head through the hair,
-not across the hair's edge from the hand; a tail follows the body it grows from. A plinth-like base (a statue's)
-is its own static part."""
+hoof, a tail tip). A limb laid along the product's own limb is seeded along its length; one the fit could not lay
+only at its far end, because where a limb starts is where the fit is least sure: a doll's shoulder may lie under
+her hair. A limb's pixels are then shared among its chain of bones (upper arm, forearm) by distance to their axes.
+So a lock of hair beside an arm is reached from the head through the hair, not across the hair's edge from the
+hand; a tail follows the body it grows from. A plinth-like base (a statue's) is its own static part."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from pipeline.motion.puppet.pixels import pixel_at
 from pipeline.motion.puppet.skeleton import Skeleton
 
 WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size along colour edges
@@ -48,8 +49,9 @@ def neighbour_slices(shape: tuple[int, int]) -> list[tuple[tuple[slice, slice], 
     return pairs
 
 
-def _grid_graph(inside: np.ndarray, lab: np.ndarray) -> tuple[coo_matrix, np.ndarray]:
-    """8-connected graph of the `inside` pixels, edge cost = step length + EDGE_COST x colour change."""
+def pixel_graph(inside: np.ndarray, lab: np.ndarray | None = None) -> tuple[csr_matrix, np.ndarray]:
+    """8-connected graph of the `inside` pixels and the node index of each pixel (-1 outside). An edge costs its
+    step length, plus EDGE_COST per Lab unit of colour change beyond EDGE_FLOOR when `lab` is given."""
     ys, xs = np.nonzero(inside)
     index = np.full(inside.shape, -1, np.int64)
     index[ys, xs] = np.arange(len(ys))
@@ -57,12 +59,15 @@ def _grid_graph(inside: np.ndarray, lab: np.ndarray) -> tuple[coo_matrix, np.nda
     for here, there, step in neighbour_slices(inside.shape):
         a, b = index[here], index[there]
         both = (a >= 0) & (b >= 0)
-        change = np.linalg.norm(lab[here] - lab[there], axis=2)[both]
         rows.append(a[both])
         cols.append(b[both])
-        costs.append(step + EDGE_COST * np.maximum(change - EDGE_FLOOR, 0.0))
+        cost = np.full(int(both.sum()), step)
+        if lab is not None:
+            change = np.linalg.norm(lab[here] - lab[there], axis=2)[both]
+            cost = cost + EDGE_COST * np.maximum(change - EDGE_FLOOR, 0.0)
+        costs.append(cost)
     graph = coo_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
-                       shape=(len(ys), len(ys)))
+                       shape=(len(ys), len(ys))).tocsr()
     return graph, index
 
 
@@ -99,9 +104,7 @@ def _seed_pixels(skeleton: Skeleton, chain: list[int], factor: float, index: np.
         head, tail = skeleton.heads[bone] * factor, skeleton.tails[bone] * factor
         count = max(2, int(np.linalg.norm(tail - head) * 2))
         points = head[None] + np.linspace(start, stop, count)[:, None] * (tail - head)[None]
-        xs = np.clip(np.round(points[:, 0]).astype(int), 0, index.shape[1] - 1)
-        ys = np.clip(np.round(points[:, 1]).astype(int), 0, index.shape[0] - 1)
-        nodes.append(index[ys, xs])
+        nodes.append(pixel_at(index, points))
     found = np.concatenate(nodes)
     return np.unique(found[found >= 0])
 
@@ -246,7 +249,7 @@ def assign_parts(rgba: np.ndarray, support: np.ndarray, skeleton: Skeleton, base
     solid = cv2.resize(rgba[..., 3], size, interpolation=cv2.INTER_AREA) >= 0.5
     movable = work_support & solid & ~base
     work_lab = flat_colour(work_rgb)
-    graph, index = _grid_graph(movable, work_lab)
+    graph, index = pixel_graph(movable, work_lab)
     chains = limb_chains(skeleton)
     sources, owners = [], []
     for k in chains:
