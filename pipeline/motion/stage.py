@@ -1,4 +1,4 @@
-"""Stage 3: animate the object's crop with the driving clip: the puppet (the motion's rig fitted to the product,
+"""Stage 2: animate the object's crop with the driving clip: the puppet (the motion's rig fitted to the product,
 parts in depth layers, meshes deformed as rigidly as possible; rigid motions move the product as one body), or a
 neural model (FOMM / TPSMM, `--motion-model`) that writes 256x256 frames for stage 4 to bring to the crop's size."""
 from __future__ import annotations
@@ -35,7 +35,7 @@ def frame_count(job: ProductJob, analysis: DrivingAnalysis) -> int:
 
 
 def working_side(crop_side: int, size: int | None) -> int:
-    """The classical motion stage renders at the crop's own size (full resolution), capped at --size."""
+    """The puppet renders at the crop's own size (full resolution), capped at --size."""
     return crop_side if size is None else min(crop_side, size)
 
 
