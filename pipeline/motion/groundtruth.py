@@ -208,7 +208,7 @@ def cut_out(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rgba.astype(np.float32), plate
 
 
-def _plain_cut_out(photo: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+def plain_cut_out(photo: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """The product's float32 RGBA from a photo on the plain backdrop and its true coverage (colours unmixed from
     the backdrop along the soft edge)."""
     alpha = coverage[..., None]
@@ -253,7 +253,7 @@ def run_case(case: Case, n_frames: int = N_FRAMES, size: int = SIZE, stage: str 
     driving, truth = render_case(case, n_frames, size)
     photo = truth.frames[0]
     if case.backdrop == "plain":
-        source = _plain_cut_out(photo, truth.coverages[0])
+        source = plain_cut_out(photo, truth.coverages[0])
         plate = None
     else:
         source, plate = cut_out(photo)

@@ -14,9 +14,9 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt
 
 from pipeline.motion.driving import DrivingAnalysis
-from pipeline.motion.puppet.deform import JointZone, LayerPuppet
+from pipeline.motion.puppet.deform import LayerPuppet
 from pipeline.motion.puppet.fit import fit_rig
-from pipeline.motion.puppet.layers import build_layers, conflicts, group_layers
+from pipeline.motion.puppet.layers import JointZone, build_layers, conflicts, group_layers
 from pipeline.motion.puppet.parts import assign_parts
 from pipeline.motion.puppet.pixels import pixel_at, unpremultiply
 from pipeline.motion.puppet.rigid import animate_rigid
@@ -82,7 +82,7 @@ def build_puppets(rgba: np.ndarray, skeleton: Skeleton, driver: Driver, base_row
     groups = group_layers(depths, conflicts(labels, sampled, joints, radius))
     seams = _seams(labels, skeleton)
     puppets = [LayerPuppet(layer, zones, spacing, seams, SEAM_SHARE * side)
-               for layer in build_layers(rgba, labels, groups, skeleton.count if has_base else None)]
+               for layer in build_layers(rgba, labels, groups, skeleton.count if has_base else None, zones)]
     return puppets, labels
 
 

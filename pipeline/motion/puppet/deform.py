@@ -5,24 +5,15 @@ possible between them, starting from the parts' maps blended by harmonic skinnin
 product; per frame one ARAP solve and one render."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from pipeline.motion.puppet.arap import ArapDeformer
-from pipeline.motion.puppet.layers import Layer
+from pipeline.motion.puppet.layers import JointZone, Layer
 from pipeline.motion.puppet.mesh import Mesh, mesh_from_mask, vertex_labels
 from pipeline.motion.puppet.render import deformation_stats, render_mesh
 from pipeline.motion.puppet.pixels import pixel_at
 from pipeline.motion.puppet.skeleton import apply
 from pipeline.motion.puppet.skinning import blend, skinning_weights
-
-
-@dataclass(frozen=True)
-class JointZone:
-    parts: tuple[int, int]
-    centre: np.ndarray | None  # the joint at the reference pose; None: the whole seam where two regions touch
-    radius: float
 
 
 def _owner(labels: np.ndarray, triangle_points: np.ndarray, corner_labels: np.ndarray) -> int:

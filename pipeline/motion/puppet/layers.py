@@ -5,6 +5,7 @@ pixels, so a limb that swings away uncovers body and not a hole."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -16,6 +17,17 @@ GRID_SIDE = 96  # overlaps during the motion are measured on a grid of this many
 OVERLAP_SHARE = 0.04  # of the smaller part's cells: more overlap than this, away from their joint, is a conflict
 SAMPLE_POINTS = 4000  # pixels per part carried through the motion to measure overlaps
 EXTENSION_SHARE = 0.06  # of the crop side: how far a layer is continued under the layers in front of it
+INTERIOR_SHARE = 0.2  # a layer's hidden continuation is coloured at least from its deepest fifth
+SEAM_PX = 2  # every layer reaches this far under the layers in front: a mesh may leave its region's outermost
+# pixel row uncovered, which would show as a crack between layers
+
+
+@dataclass(frozen=True)
+class JointZone:
+    """Where two joined parts bend: around their joint, or for a user clip's regions along their whole seam."""
+    parts: tuple[int, int]
+    centre: np.ndarray | None  # the joint at the reference pose; None: the whole seam where two regions touch
+    radius: float
 
 
 @dataclass(frozen=True)
@@ -91,15 +103,37 @@ def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.distanceTransform(grown.astype(np.uint8), cv2.DIST_L2, 5) > radius
 
 
-def _interior(mask: np.ndarray, depth: float) -> np.ndarray:
-    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5) > depth
+def _interior(mask: np.ndarray, depth: float, alpha: np.ndarray) -> np.ndarray:
+    """The opaque pixels of `mask` more than `depth` px inside it, or its deepest INTERIOR_SHARE if fewer."""
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    depth = min(depth, float(np.quantile(inside[mask], 1.0 - INTERIOR_SHARE)))
+    interior = (inside >= depth) & (alpha > 0.9) & mask
+    return interior if interior.any() else mask
+
+
+def _across_joints(group: tuple[int, ...], labels: np.ndarray, zones: Sequence[JointZone]) -> np.ndarray:
+    """The pixels of parts joined to the group's parts (but not in it) within their joint's zone."""
+    height, width = labels.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    across = np.zeros(labels.shape, bool)
+    for zone in zones:
+        a, b = zone.parts
+        if zone.centre is None or (a in group) == (b in group):
+            continue
+        other = b if a in group else a
+        near = (xs - zone.centre[0]) ** 2 + (ys - zone.centre[1]) ** 2 <= zone.radius ** 2
+        across |= near & (labels == other)
+    return across
 
 
 def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, ...]],
-                 static: int | None = None) -> list[Layer]:
+                 static: int | None = None, zones: Sequence[JointZone] = ()) -> list[Layer]:
     """The layers' pixels, hidden continuations and premultiplied images. A layer's soft matte edge stays with it:
-    background pixels beside it (alpha below one, no part) belong to the nearest layer. The `static` part (a
-    plinth) is continued under nothing: what stands on it never leaves it uncovered."""
+    background pixels beside it (alpha below one, no part) belong to the nearest layer. A layer is continued
+    under the layers in front along its seam with them, where its outline is concave, and across each joint to a part in front, over that
+    part's pixels in the joint's zone (`zones`): a tail turning behind the body, or a body under a turning neck,
+    then shows its own colour where the joint opens, not a crack. The `static` part (a plinth) is continued under
+    nothing: what stands on it never leaves it uncovered."""
     height, width = labels.shape
     radius = max(2.0, EXTENSION_SHARE * max(height, width))
     layer_of_part = {part: i for i, group in enumerate(groups) for part in group}
@@ -117,16 +151,16 @@ def build_layers(rgba: np.ndarray, labels: np.ndarray, groups: list[tuple[int, .
         if not own.any():
             continue
         front = layer_index > i
-        hidden = (_closing(own, radius) & front
-                  & (rgba[..., 3] > 0.5) & (static not in group))
+        seam = cv2.dilate(own.astype(np.uint8), np.ones((2 * SEAM_PX + 1,) * 2, np.uint8)).astype(bool)
+        hidden = (_closing(own, radius) | _across_joints(group, labels, zones) | seam) & front
+        hidden &= (rgba[..., 3] > 0.5) & (static not in group)
         grown = _nearest_fill(np.where(np.isin(labels, group), labels, -1), np.isin(labels, group))
         layer_labels = np.where(own | hidden, grown, -1).astype(np.int32)
         image = np.where(own[..., None], premultiplied, 0.0)
         if hidden.any():
-            # coloured from the layer's interior: its outline is often shaded (a belly's underside)
-            interior = _interior(own, radius) & (rgba[..., 3] > 0.9)
-            source = interior if interior.sum() > 0.05 * own.sum() else own
-            colour = cv2.GaussianBlur(_nearest_fill(rgba[..., :3], source), (0, 0), 1.5)
+            # coloured from the layer's interior: its outline is often shaded (a belly's underside) or dark (the
+            # outline of an arm lying on the dress)
+            colour = cv2.GaussianBlur(_nearest_fill(rgba[..., :3], _interior(own, radius, rgba[..., 3])), (0, 0), 1.5)
             image[hidden] = np.concatenate([colour[hidden], np.ones((int(hidden.sum()), 1), np.float32)], axis=1)
         layers.append(Layer(group, own, hidden, layer_labels, image.astype(np.float32)))
     return layers

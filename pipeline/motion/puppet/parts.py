@@ -19,7 +19,7 @@ WORK_SIDE = 256  # parts are found at this size, then brought to the crop's size
 EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neighbouring pixels
 COLOUR_BINS = 8  # per Lab axis, for the parts' colour histograms
 DOUBT = 0.2  # a pixel is doubtful where its part has its colour at under this share of the best part's frequency
-MIN_PATCH_DEPTH = 3.0  # working px: thinner patches are outlines and seams, not growths like hair
+MIN_PATCH_WIDTH = 5  # working px: thinner strands are outlines and seams, not growths like hair
 REACH = (0.8, 2.0)  # a limb's pixels lie within this many limb lengths (path cost) of its seeds; a lone end
 # bone's (a head's, a tail's) within the second
 SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0), "laid": (0.5, 1.0)}  # seeded stretch of a bone's axis
@@ -193,14 +193,16 @@ def _by_colour(labels: np.ndarray, lab: np.ndarray, distance: np.ndarray, receiv
     own = np.where(labels >= 0, histograms[index[np.maximum(labels, 0)], bins], 1.0)
     best = histograms[:, bins].max(axis=0)
     doubtful = (labels >= 0) & (own < DOUBT * best)
-    count, pieces = cv2.connectedComponents(doubtful.astype(np.uint8), connectivity=8)
+    # patches are the thick cores of the doubtful pixels grown back by their rim: a shaded outline or a seam is
+    # no growth, and must not join a patch to a far part it runs along to (a horse's mane along its back to the tail)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MIN_PATCH_WIDTH, MIN_PATCH_WIDTH))
+    cores = cv2.morphologyEx(doubtful.astype(np.uint8), cv2.MORPH_OPEN, disc)
+    patches = cv2.dilate(cores, disc) & doubtful.astype(np.uint8)
+    count, pieces = cv2.connectedComponents(patches, connectivity=8)
     out = labels.copy()
     ring = np.ones((3, 3), np.uint8)
-    thickness = cv2.distanceTransform(doubtful.astype(np.uint8), cv2.DIST_L2, 3)
     for piece in range(1, count):
         members = pieces == piece
-        if thickness[members].max() < MIN_PATCH_DEPTH:  # a shaded outline or a seam, not a growth
-            continue
         beside = cv2.dilate(members.astype(np.uint8), ring).astype(bool) & ~members & (labels >= 0)
         neighbours = np.array([n for n in np.unique(labels[beside]) if n in receivers], int)
         if not len(neighbours):
