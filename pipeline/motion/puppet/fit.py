@@ -30,6 +30,12 @@ MIN_PIECE = 0.01  # of the matte's area: smaller pieces of the colour-split matt
 MAX_TURN = np.radians(50)  # a laid bone may point at most this far from where the fitted rig points it
 LIMB_MISS_WEIGHT = 1.0  # overlap score given up per side-share of mean distance from limb ends to extremities
 ELONGATION = 3.0  # a matched path must be this many times as long as it is wide to be a limb
+STOPS_SHORT = 0.3  # of the fitted limb's length: a silhouette path ending farther than this from the limb's
+# fitted root joint is only the limb's far end
+SAME_COLOUR = 15.0  # Lab units (flattened colours): a limb's guessed stretch this close to the body's or the
+CONTINUES_SHARE = 0.7  # limb's colour over this share of its length continues them
+BEND_SHARE = 0.12  # of a limb's chord: a path bending at least this far from it shows where its joint is
+BEND_SPAN = (0.2, 0.8)  # ... if the bend lies within this share of the chord from the limb's root
 
 
 def inside_point(dist: np.ndarray, point: np.ndarray, min_depth: float = 2.0) -> np.ndarray:
@@ -176,12 +182,23 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
         for end, (elongation, path) in _limb_paths(skeleton, traced, chains, side).items():
             if end not in found or elongation > found[end][0]:
                 found[end] = (elongation, path)
+    factor = min(1.0, WORK_SIDE / side)  # colours are flattened at the working size
+    lab = flat_colour(cv2.resize(rgb, (max(1, round(matte.shape[1] * factor)), max(1, round(matte.shape[0] * factor))),
+                                 interpolation=cv2.INTER_AREA))
     heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
     laid = set()
     for end, (_, path) in found.items():
         chain = chains[end][::-1]  # from the limb's root bone to its end bone
         lengths = np.array([np.linalg.norm(tails[b] - heads[b]) for b in chain])
+        if (len(chain) > 1 and np.linalg.norm(path[0] - heads[chain[0]]) > STOPS_SHORT * lengths.sum()
+                and _continues(lab, factor, heads[chain[0]], path, skeleton, chain[0])):
+            # only the limb's far end stands out (a forearm below a sleeve of the dress's colour, a hind leg below
+            # a thigh drawn over the body): the limb runs from the fitted root joint to it
+            path = np.concatenate([heads[chain[0]][None], path])
         joints = _along(path, np.concatenate([[0.0], np.cumsum(lengths) / max(lengths.sum(), 1e-9)]))
+        bend = _bend(path) if len(chain) == 2 else None
+        if bend is not None:
+            joints[1] = bend
         if not _keeps_directions(skeleton, chain, joints):
             continue
         for i, bone in enumerate(chain):
@@ -190,6 +207,36 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
     for k in range(skeleton.count):
         heads[k] = inside_point(dist, heads[k])
     return skeleton.with_bones(heads, tails, frozenset(laid))
+
+
+def _continues(lab: np.ndarray, factor: float, root_joint: np.ndarray, path: np.ndarray, skeleton: Skeleton,
+               root: int) -> bool:
+    """Whether the straight stretch from a limb's fitted root joint to where its path starts shows the colour of
+    the body it grows from or of the limb itself (a sleeve, a thigh), not a third one: long hair hanging over the
+    arm is not the arm. `lab`: flattened colours at `factor` times the crop's size."""
+    samples = root_joint[None] + np.linspace(0.0, 1.0, 16)[:, None] * (path[0] - root_joint)[None]
+    parent = int(skeleton.parents[root])
+    body = np.linspace(skeleton.heads[parent], skeleton.tails[parent], 16)
+    references = np.stack([np.median(pixel_at(lab, body * factor), axis=0),
+                           np.median(pixel_at(lab, path * factor), axis=0)])
+    colours = pixel_at(lab, samples * factor)
+    nearest = np.linalg.norm(colours[:, None] - references[None], axis=2).min(axis=1)
+    return float(np.mean(nearest < SAME_COLOUR)) >= CONTINUES_SHARE
+
+
+def _bend(path: np.ndarray) -> np.ndarray | None:
+    """Where a two-bone limb's path bends (a knee, a horse's poll): its point farthest from the chord between its
+    ends, if that is at least BEND_SHARE of the chord away and not near either end; None for a straight limb."""
+    chord = path[-1] - path[0]
+    length = float(np.linalg.norm(chord))
+    if len(path) < 5 or length < 1e-9:
+        return None
+    offsets = np.abs(chord[0] * (path[:, 1] - path[0, 1]) - chord[1] * (path[:, 0] - path[0, 0])) / length
+    farthest = int(np.argmax(offsets))
+    share = ((path[farthest] - path[0]) @ chord) / length ** 2
+    if offsets[farthest] < BEND_SHARE * length or not BEND_SPAN[0] <= share <= BEND_SPAN[1]:
+        return None
+    return path[farthest]
 
 
 def _keeps_directions(skeleton: Skeleton, chain: list[int], joints: np.ndarray) -> bool:
