@@ -11,7 +11,7 @@ import numpy as np
 from pipeline.catalog import CatalogItem
 from pipeline.config import PipelineConfig
 from pipeline.imageio import read_png, write_png
-from pipeline.inpainting import fill_plate, make_hole
+from pipeline.inpainting import fill_plate, inpaint_plate, keep_backdrop_in_margin, make_hole
 from pipeline.motions_library import MotionSpec
 from pipeline.stages.base import ProductJob
 from pipeline.stages.inpaint import InpaintStage, always_covered, visible_band
@@ -76,6 +76,32 @@ def test_the_stage_reports_the_band_and_hashes_the_motion_frames(tmp_path: Path)
     before = stage.input_hashes(job)["frames"]
     _frames(job.product_dir / "02_motion" / "frames", 80, (-12, 0, 12))  # another motion
     assert stage.input_hashes(job)["frames"] != before
+
+
+def test_the_margin_keeps_the_textured_backdrop_but_not_a_fringe() -> None:
+    """The hole's margin past the product shows in every frame: on a texture the photo is put back there, except
+    where the product left a fringe (a dark rim beside it), which stays filled."""
+    rng = np.random.default_rng(5)
+    noise = np.clip(rng.normal(128, 30, (*PHOTO, 3)), 0, 255).astype(np.uint8)
+    product = np.zeros(PHOTO, np.float32)
+    product[44:90, 64:96] = 1.0
+    rim = (make_hole(product, np.zeros(PHOTO, bool), 2) & (product == 0))
+    rim[:, :80] = False  # a dark fringe on the product's right side only
+    photo = noise.copy()
+    photo[product > 0] = (200, 40, 40)
+    photo[rim] = 30
+    hole = make_hole(product, np.zeros(PHOTO, bool), 4)
+    margin = hole & (product == 0)
+    filled = inpaint_plate(photo, hole)
+    kept = keep_backdrop_in_margin(photo, filled, margin).plate_u8
+    assert filled.quality == "low"
+    restored = (kept == photo).all(axis=2) & margin
+    assert restored[:, :70].sum() > 0.5 * margin[:, :70].sum()  # the clean left side of the margin
+    assert not (restored & rim).any()  # the fringe stays filled
+    assert (kept[product > 0] == filled.plate_u8[product > 0]).all()
+    plain = np.zeros((*PHOTO, 3), np.uint8) + 140
+    plain_fill = inpaint_plate(plain, hole)
+    assert keep_backdrop_in_margin(plain, plain_fill, margin) is plain_fill
 
 
 def test_the_error_estimate_tells_a_textured_plate_from_a_plain_one() -> None:

@@ -24,7 +24,7 @@ from scipy.ndimage import map_coordinates
 
 from pipeline.config import PipelineConfig
 from pipeline.gate.rigidity import unexplained_change
-from pipeline.inpainting import inpaint_plate, make_hole
+from pipeline.inpainting import inpaint_plate, keep_backdrop_in_margin, make_hole
 from pipeline.matting import estimate_foreground_colors, estimate_matte
 from pipeline.motion.baseline import naive_flow_transfer
 from pipeline.motion.driving import DrivingAnalysis, analyse_clip
@@ -204,7 +204,9 @@ def cut_out(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     matte = estimate_matte(photo, refine=True)
     rgba = np.concatenate([estimate_foreground_colors(photo, matte.alpha), matte.alpha[..., None]], axis=2)
     dilate_px = max(3, round(PipelineConfig().hole_dilate * max(photo.shape[:2])))
-    plate = inpaint_plate(photo, make_hole(matte.alpha, matte.shadow, dilate_px)).plate_u8
+    hole = make_hole(matte.alpha, matte.shadow, dilate_px)
+    margin = hole & ~make_hole(matte.alpha, matte.shadow, 0)
+    plate = keep_backdrop_in_margin(photo, inpaint_plate(photo, hole), margin).plate_u8
     return rgba.astype(np.float32), plate
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.atomic import atomic_write_json
 from pipeline.imageio import read_png, write_png
-from pipeline.inpainting import PlateResult, fill_plate, inpaint_plate, make_hole
+from pipeline.inpainting import PlateResult, fill_plate, inpaint_plate, keep_backdrop_in_margin, make_hole
 from pipeline.manifest import sha256_file, sha256_paths
 from pipeline.model_options import inpaint_spec, model_file_key
 from pipeline.stages.base import ProductJob, Stage
@@ -76,7 +76,8 @@ class InpaintStage(Stage):
         box = tuple(json.loads((job.product_dir / LOCALIZE_DIR / "localize.json").read_text())["crop_box"])
         covered = always_covered(frame_paths(job.product_dir / MOTION_DIR), box, hole.shape)
         visible = visible_band(hole, covered, box)
-        plate, facts = self._fill(source, hole, visible, job)
+        margin = hole & ~make_hole(local["matte"], local["shadow"], 0)
+        plate, facts = self._fill(source, hole, margin, visible, job)
         facts.update({"hole_fraction": round(float(hole.mean()), 4), "hole_dilate_px": dilate_px})
         write_png(out_dir / "plate.png", plate)
         write_png(out_dir / "hole.png", hole.astype(np.uint8) * 255)
@@ -85,10 +86,12 @@ class InpaintStage(Stage):
         return facts
 
     @staticmethod
-    def _fill(source: np.ndarray, hole: np.ndarray, visible: np.ndarray, job: ProductJob) -> tuple[np.ndarray, dict]:
+    def _fill(source: np.ndarray, hole: np.ndarray, margin: np.ndarray, visible: np.ndarray, job: ProductJob
+              ) -> tuple[np.ndarray, dict]:
         spec = inpaint_spec(job.config.inpaint)
         if spec is None:
-            return fill_plate(source, hole, visible, lambda rgb, mask: inpaint_plate(rgb, mask, job.config.inpaint))
+            return fill_plate(source, hole, visible, lambda rgb, mask: keep_backdrop_in_margin(
+                rgb, inpaint_plate(rgb, mask, job.config.inpaint), margin))
         from models.lama import load_lama
         from models.weights import require
         from pipeline.device import resolve_device
