@@ -4,10 +4,11 @@
 
 Good outputs are the ground-truth motions of the synthetic articulated figures (pipeline/synthetic/articulated.py,
 the motion bench's target figures): true motion, rendered, over a plate the real inpainting filled. Broken outputs
-are the same figures with one fault built in: a stretched limb, a folded limb, a vanishing limb, a rigid product
-that bends, a plate with a ghost of the product, a loop that pops, a background that flickers. Each case is written
-as a product folder laid out as the stages write it (folders from the stage classes) and measured by the gate's
-own code (pipeline.gate.product.measure), then checked against the default thresholds (PipelineConfig).
+are the same figures with one fault built in: a stretched limb, a folded limb, a vanishing limb, a limb breaking
+off, a rigid product that bends, a plate with a ghost of the product, a loop that pops, a background that flickers.
+Each case is written as a product folder laid out as the stages write it (folders from the stage classes) and
+measured by the gate's own code (pipeline.gate.product.measure), then checked against the default thresholds
+(PipelineConfig).
 
 The motion facts the puppet stage will write (motion.json `kind` and `deformation`) are synthesised the way the
 contract defines them: the frame-0 matte is meshed (Delaunay on interior and contour points, triangles cut where
@@ -53,7 +54,8 @@ OFF_CANVAS = np.array([[500.0, 500.0], [500.001, 500.0], [500.0, 500.001]])  # a
 TARGETS = {case.name: case for case in CASES}
 
 Affine = np.ndarray  # 3x3, pixel coordinates
-LimbEdit = Callable[[float, np.ndarray, np.ndarray], Affine]  # (loop fraction, joint px, axis) -> affine
+LimbEdit = Callable[[float, np.ndarray, np.ndarray], Affine]  # (loop fraction, joint px, limb px) -> affine; the
+# limb vector runs from the joint to the limb's next joint (hip to knee)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _bump(fraction: float) -> float:
 
 
 def _axis_scale(joint: np.ndarray, axis: np.ndarray, factor: float) -> Affine:
-    """Scale by `factor` along the unit `axis` through `joint` (negative: mirror across the perpendicular)."""
+    """Scale by `factor` along `axis` (its direction) through `joint` (negative: mirror across the perpendicular)."""
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-6)
     linear = np.eye(2) + (factor - 1.0) * np.outer(axis, axis)
     affine = np.eye(3)
     affine[:2, :2], affine[:2, 2] = linear, joint - linear @ joint
@@ -93,6 +96,15 @@ def fold_limb(fraction: float, joint: np.ndarray, axis: np.ndarray) -> Affine:
     """Flattened across its axis and then folded over (mirrored) mid-loop, keeping its length."""
     across = np.array([-axis[1], axis[0]])
     return _axis_scale(joint, across, 1.0 - 1.7 * _bump(fraction))
+
+
+def break_off(fraction: float, joint: np.ndarray, axis: np.ndarray) -> Affine:
+    """The limb slides off its joint, down along itself and forward (for a right-facing figure), mid-loop by its
+    upper bone's length: it floats apart from the body and the other legs (what a puppet does to feet it gave to
+    the wrong parts)."""
+    affine = np.eye(3)
+    affine[:2, 2] = _bump(fraction) * (axis + np.array([axis[1], -axis[0]]))
+    return affine
 
 
 def rock(phase: float) -> A.Pose:
@@ -114,7 +126,8 @@ def bend_more(phase: float) -> A.Pose:
 
 
 HIND_LEG = ("hind_near_upper", "hind_near_lower")  # a limb: the first part's joint and the second's are its axis
-LEGS = HIND_LEG + ("fore_near_upper", "fore_near_lower", "hind_far_upper", "hind_far_lower", "fore_far_upper",
+FORE_LEG = ("fore_near_upper", "fore_near_lower")
+LEGS = HIND_LEG + FORE_LEG + ("hind_far_upper", "hind_far_lower", "fore_far_upper",
                    "fore_far_lower")
 SPECS: tuple[Spec, ...] = (
     Spec("horse gallop", "horse_gallop", "articulated", ""),
@@ -126,6 +139,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("folded limb", "horse_gallop", "articulated", "motion_flipped_triangles", limb=HIND_LEG,
          limb_edit=fold_limb),
     Spec("vanishing legs", "horse_gallop", "articulated", "alpha_coverage", limb=LEGS, limb_fade=True),
+    Spec("leg breaking off", "horse_gallop", "articulated", "detached_pieces", limb=FORE_LEG, limb_edit=break_off),
     Spec("bent rigid product", "sway", "rigid", "rigid_unexplained", motion=bend_more),
     Spec("plate with a ghost", "horse_gallop", "articulated", "plate_band_error", ghost=True),
     Spec("popping loop", "horse_gallop", "articulated", "loop_seam", loop_share=0.6),
@@ -199,7 +213,7 @@ def render_case(spec: Spec, size: int, n_frames: int) -> tuple[Clip, A.Figure]:
             leg, leg_alpha = _rgba(_hidden(figure, {p.name for p in figure.parts} - limb), pose, size)
             joints = A.joint_positions(figure, pose, size)
             head, knee = joints[spec.limb[0]], joints[spec.limb[1]]
-            edit = spec.limb_edit(fraction, head, (knee - head) / max(float(np.linalg.norm(knee - head)), 1e-6))
+            edit = spec.limb_edit(fraction, head, knee - head)
             leg, leg_alpha = _warp(leg, edit, size), _warp(leg_alpha, edit, size)
             part_maps[limb_index] = edit @ part_maps[limb_index]
             premultiplied = leg + body * (1.0 - leg_alpha[..., None])

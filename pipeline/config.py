@@ -74,6 +74,7 @@ class PipelineConfig:
     gate_plate_error: float = 12.0  # plate's estimated mean abs error (0-255) where the motion uncovers the hole
     gate_background_flicker: float = 2.0  # largest change (0-255) of a pixel outside the crop across frames
     gate_alpha_coverage: float = 1.15  # worst frame's object area vs the source's, as max(r, 1/r)
+    gate_detached_pieces: int = 0  # pieces of the object breaking off, in any frame, beyond the photo's own
     gate_loop_seam: float = 2.5  # last-to-first jump over the median frame-to-frame change
 
     def validate(self) -> "PipelineConfig":
@@ -107,7 +108,7 @@ class PipelineConfig:
             (self.gate in GATE_MODES, f"--gate must be one of {', '.join(GATE_MODES)}"),
             (min(self.gate_max_stretch, self.gate_flipped_triangles, self.gate_rigid_unexplained,
                  self.gate_plate_error, self.gate_background_flicker, self.gate_alpha_coverage,
-                 self.gate_loop_seam) >= 0, "gate thresholds must not be negative"),
+                 self.gate_detached_pieces, self.gate_loop_seam) >= 0, "gate thresholds must not be negative"),
         ]
         for ok, message in checks:
             if not ok:

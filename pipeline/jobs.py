@@ -24,7 +24,7 @@ JOB_KEYS = {"catalog", "output_root", "keep_runs", "reuse_runs", "models", "vide
 MODEL_KEYS = {"matting", "detector", "inpaint", "motion_model", "sr_model"}
 VIDEO_KEYS = {"formats", "size", "fps", "frames", "crf"}
 GATE_KEYS = {"mode", "max_stretch", "flipped_triangles", "rigid_unexplained", "plate_error", "background_flicker",
-             "alpha_coverage", "loop_seam"}  # settings gate (mode) and gate_<key> (thresholds)
+             "alpha_coverage", "detached_pieces", "loop_seam"}  # settings gate (mode) and gate_<key> (thresholds)
 PUBLISH_KEYS = {"to", "copy"}
 RUN_KEYS = {"motion", "category_motions", "workers", "engine", "ray_address", "device", "weights_dir",
             "motions_dir"}

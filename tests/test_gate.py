@@ -69,6 +69,29 @@ def test_alpha_coverage_catches_a_vanishing_or_doubled_part() -> None:
     assert measures.alpha_coverage([doubled], source).value == pytest.approx(1.0, abs=0.01)
 
 
+def test_detached_pieces_counts_parts_breaking_off() -> None:
+    """A leg that floats free of the body is one piece more than the photo has; a speck, the photo's own second
+    piece (a pair of shoes) and a body-sized piece (a statue lifting off its plinth) are not."""
+    source = np.zeros((64, 64), np.uint8)
+    source[10:40, 10:50] = 255  # body
+    source[40:56, 14:20] = 255  # a leg joined to it
+    source[50:60, 54:62] = 255  # a separate small piece the photo shows too
+    broken = source.copy()
+    broken[40:56, 14:20] = 0
+    broken[44:60, 14:20] = 255
+    broken[40:44, 14:20] = 0  # the leg slid off
+    speck = source.copy()
+    speck[2:4, 2:4] = 255
+    assert measures.detached_pieces([source, speck], source) == (0.0, None)
+    assert measures.detached_pieces([source, broken, source], source) == (1.0, 1)
+    statue = np.zeros((64, 64), np.uint8)
+    statue[10:40, 10:50] = 255  # the figure, standing on
+    statue[40:52, 4:60] = 255  # its plinth
+    lifted = statue.copy()
+    lifted[36:40] = 0  # a hop: figure and plinth apart, each a body-sized piece
+    assert measures.detached_pieces([lifted], statue).value == 0.0
+
+
 def test_loop_seam_tells_a_loop_from_a_pop() -> None:
     def frames(levels: list[int]) -> list[np.ndarray]:
         return [np.full((8, 8), 100 + 10 * level, np.uint8) for level in levels]

@@ -34,6 +34,9 @@ RULES: tuple[Rule, ...] = (
          "largest change (0-255) of any pixel outside the crop across the animation's frames"),
     Rule("alpha_coverage", "gate_alpha_coverage",
          "worst frame's object area against the source's, max(r, 1/r): limbs vanishing or doubling"),
+    Rule("detached_pieces", "gate_detached_pieces",
+         "most pieces of the object (each 0.5-15 % of its area) in any frame beyond the source's: limbs or "
+         "fragments breaking off"),
     Rule("loop_seam", "gate_loop_seam",
          "the jump from the last frame to the first over the median frame-to-frame change"),
 )

@@ -12,6 +12,8 @@ from pipeline.gate.rigidity import unexplained_change
 WORK_SIDE = 256  # frames are measured at most this large: the measures are ratios and means, and ECC cost grows with area
 RIGIDITY_MIN_CHANGE = 0.5  # of the clip's largest change from frame 0: frames measured for rigidity
 RIGIDITY_FRAMES = 8  # at most this many of them (ECC costs 0.1-1 s a frame)
+PIECE_SHARE = 0.005  # of the object's area: smaller specks of alpha are no pieces
+BODY_SHARE = 0.15  # of the object's area: a piece this large is a body, not a part broken off
 MIN_STEP = 0.25  # mean abs change (0-255) below which a step counts as still: a near-static loop's seam is
 # measured against this floor, not against a median of ~0
 
@@ -54,6 +56,33 @@ def alpha_coverage(alphas: Sequence[np.ndarray], source_alpha: np.ndarray) -> Me
         factors.append(float("inf") if ratio <= 0.0 else max(ratio, 1.0 / ratio))
     worst = int(np.argmax(factors))
     return Measure(factors[worst], worst)
+
+
+def _pieces(alpha: np.ndarray, area: float) -> int:
+    """Pieces of the object (8-connected, alpha at least half) of PIECE_SHARE of `area` px or more but less than a
+    body (BODY_SHARE): a hand, a leg or a claw on its own."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((alpha >= 0.5 * _one(alpha)).astype(np.uint8), connectivity=8)
+    shares = stats[1:, cv2.CC_STAT_AREA] / area
+    return int(np.count_nonzero((shares >= PIECE_SHARE) & (shares < BODY_SHARE)))
+
+
+def _one(alpha: np.ndarray) -> float:
+    return 255.0 if alpha.dtype == np.uint8 else 1.0
+
+
+def detached_pieces(alphas: Sequence[np.ndarray], source_alpha: np.ndarray) -> Measure:
+    """Worst frame's count of pieces of the object beyond the source's own: 0 when the object stays in one piece
+    (or as many as the photo shows), 1 or more when a limb or a fragment breaks off and floats. A body-sized piece
+    (a statue lifting off its plinth) is no break. Frames must have the source's size (areas are compared)."""
+    area = float(np.count_nonzero(source_alpha >= 0.5 * _one(source_alpha)))
+    if area <= 0.0:
+        return Measure(0.0, None)
+    own = _pieces(source_alpha, area)
+    extra = [_pieces(alpha, area) - own for alpha in alphas]
+    if not extra or max(extra) <= 0:
+        return Measure(0.0, None)
+    worst = int(np.argmax(extra))
+    return Measure(float(extra[worst]), worst)
 
 
 def _step(a: np.ndarray, b: np.ndarray) -> float:

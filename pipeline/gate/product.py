@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 
 from pipeline.atomic import atomic_write_json
@@ -126,10 +127,15 @@ def measure(folders: StageFolders) -> dict[str, dict[str, Any]]:
     crop_path = folders.localize / "crop.png"
     if rgba and crop_path.is_file():
         source_alpha = read_png(crop_path)[..., 3]
-        worst = measures.alpha_coverage([frame[..., 3] for frame in motion_frames], source_alpha)
+        alphas = [frame[..., 3] for frame in motion_frames]
+        worst = measures.alpha_coverage(alphas, source_alpha)
         found["alpha_coverage"] = measured(worst.value, worst.frame)
+        worst = measures.detached_pieces(alphas, cv2.resize(source_alpha, alphas[0].shape[::-1],
+                                                            interpolation=cv2.INTER_AREA))
+        found["detached_pieces"] = measured(worst.value, worst.frame)
     else:
         found["alpha_coverage"] = not_measured("no RGBA motion frames or crop")
+        found["detached_pieces"] = not_measured("no RGBA motion frames or crop")
 
     box = localize.get("crop_box")
     if not (isinstance(box, list) and len(box) == 3) or not frame_paths(folders.fusion):
