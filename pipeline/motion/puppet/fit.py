@@ -33,7 +33,7 @@ ELONGATION = 3.0  # a matched path must be this many times as long as it is wide
 STOPS_SHORT = 0.3  # of the fitted limb's length: a silhouette path ending farther than this from the limb's
 # fitted root joint is only the limb's far end
 SAME_COLOUR = 15.0  # Lab units (flattened colours): a limb's guessed stretch this close to the body's or the
-CONTINUES_SHARE = 0.7  # limb's colour over this share of its length continues them
+CONTINUES_SHARE = 0.5  # limb's colour over this share of its length continues them
 BEND_SHARE = 0.12  # of a limb's chord: a path bending at least this far from it shows where its joint is
 BEND_SPAN = (0.2, 0.8)  # ... if the bend lies within this share of the chord from the limb's root
 
