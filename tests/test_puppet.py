@@ -9,7 +9,7 @@ import pytest
 from pipeline.gate.rigidity import unexplained_change
 from pipeline.motion.alignment import base_rows
 from pipeline.motion.driving import DrivingAnalysis
-from pipeline.motion.groundtruth import COPPER, HORSE_TARGET, plain_cut_out
+from pipeline.motion.groundtruth import COPPER, DOLL_TARGET, HORSE_TARGET, plain_cut_out
 from pipeline.motion.puppet import animate
 from pipeline.motion.puppet.deform import cut_mesh
 from pipeline.motion.puppet.fit import fit_rig
@@ -84,6 +84,20 @@ def test_fit_finds_the_statues_joints_under_its_thighs_and_at_its_poll(analyses:
     errors = {bone.name: float(np.linalg.norm(skeleton.heads[k] - np.array(bone.head)))
               for k, bone in enumerate(truth.bones) if bone.parent >= 0}
     assert max(errors.values()) < 0.03 * SIZE, errors
+
+
+def test_fit_puts_a_dolls_head_joint_at_her_neck(analyses: dict[str, DrivingAnalysis]) -> None:
+    """A doll taller and smaller-headed than the clip's: the silhouette fit puts her head's joint 17 px down in
+    her collar; the joint goes where the matte narrows between head and body, the tip to the top of her head."""
+    figure = A.doll(**DOLL_TARGET)
+    frame = A.render(figure, A.MOTIONS["doll_wave"].motion(0.0), SIZE)
+    rgba = plain_cut_out(frame.rgb.astype(np.float32), frame.coverage)
+    _, _, skeleton, _ = fit_rig(_rig("doll_wave"), analyses["doll_wave"], frame.coverage > 0.5, rgba[..., :3],
+                                "auto", "shape")
+    truth = rig_from_figure("doll", figure, A.MOTIONS["doll_wave"].motion, FRAMES, SIZE, "articulated")
+    head = skeleton.names.index("head")
+    assert np.linalg.norm(skeleton.heads[head] - np.array(truth.bones[head].head)) < 4.0
+    assert np.linalg.norm(skeleton.tails[head] - np.array(truth.bones[head].tail)) < 6.0
 
 
 def test_locks_of_hair_go_with_the_head_not_the_arms(analyses: dict[str, DrivingAnalysis]) -> None:

@@ -34,6 +34,8 @@ STOPS_SHORT = 0.3  # of the fitted limb's length: a silhouette path ending farth
 # fitted root joint is only the limb's far end
 SAME_COLOUR = 15.0  # Lab units (flattened colours): a limb's guessed stretch this close to the body's or the
 CONTINUES_SHARE = 0.5  # limb's colour over this share of its length continues them
+NECK_SEARCH = (0.5, 1.5)  # of a head bone's length from its tip: where its neck is looked for
+NECK_SHARE = 0.4  # a neck is at most this share of the head's and the body's widest
 BEND_SHARE = 0.12  # of a limb's chord: a path bending at least this far from it shows where its joint is
 BEND_SPAN = (0.2, 0.8)  # ... if the bend lies within this share of the chord from the limb's root
 
@@ -178,7 +180,8 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
     side = max(matte.shape)
     chains = _limb_chains(skeleton)
     found: dict[int, tuple[float, np.ndarray]] = {}
-    for traced in (axis or MedialAxis(matte), MedialAxis(matte, rgb)):
+    axis = axis or MedialAxis(matte)
+    for traced in (axis, MedialAxis(matte, rgb)):
         for end, (elongation, path) in _limb_paths(skeleton, traced, chains, side).items():
             if end not in found or elongation > found[end][0]:
                 found[end] = (elongation, path)
@@ -204,9 +207,48 @@ def refine_bones(skeleton: Skeleton, matte: np.ndarray, rgb: np.ndarray, axis: M
         for i, bone in enumerate(chain):
             heads[bone], tails[bone] = joints[i], joints[i + 1]
         laid.update(chain)
+    for bone, (joint, tip) in _necks(skeleton, dist, chains, laid).items():
+        heads[bone], tails[bone] = joint, tip
     for k in range(skeleton.count):
         heads[k] = inside_point(dist, heads[k])
     return skeleton.with_bones(heads, tails, frozenset(laid))
+
+
+def _necks(skeleton: Skeleton, dist: np.ndarray, chains: dict[int, list[int]],
+           laid: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(joint, tip) in crop pixels for each lone end bone (a head) that is no limb-like path: along the fitted
+    bone's line, the tip goes to where the matte ends beyond it (the top of the head) and the joint to where the
+    matte narrows between the tip and the body (the neck), searched from half to one and a half of the bone's
+    length from the tip; a head whose hair hides its neck keeps the fit's placement."""
+    placed = {}
+    for end, chain in chains.items():
+        if len(chain) > 1 or skeleton.parents[end] < 0 or end in laid:
+            continue
+        head, tail = skeleton.heads[end], skeleton.tails[end]
+        length = float(np.linalg.norm(tail - head))
+        if length < 2.0:
+            continue
+        along = (tail - head) / length
+        steps = np.arange(-NECK_SEARCH[1] * length, (1.0 + NECK_SEARCH[0]) * length, 0.5)
+        line = head[None] + steps[:, None] * along[None]
+        widths = pixel_at(dist, line)
+        beyond = np.nonzero((steps >= length) & (widths > 0))[0]
+        inside = np.nonzero(widths > 0)[0]
+        if not len(beyond) or not len(inside):
+            continue
+        tip = int(beyond[-1]) if widths[beyond[-1] + 1:].max(initial=0.0) == 0 else None
+        if tip is None:
+            continue
+        from_tip = steps[tip] - steps
+        window = np.nonzero((from_tip >= NECK_SEARCH[0] * length) & (from_tip <= NECK_SEARCH[1] * length)
+                            & (widths > 0))[0]
+        if not len(window):
+            continue
+        neck = int(window[np.argmin(widths[window])])
+        head_width, body_width = widths[neck:tip + 1].max(), widths[:neck + 1].max()
+        if widths[neck] < NECK_SHARE * min(head_width, body_width):
+            placed[end] = (line[neck], line[tip])
+    return placed
 
 
 def _continues(lab: np.ndarray, factor: float, root_joint: np.ndarray, path: np.ndarray, skeleton: Skeleton,

@@ -20,7 +20,7 @@ EDGE_COST = 1.5  # extra path length per Lab unit of colour change between neigh
 COLOUR_BINS = 8  # per Lab axis, for the parts' colour histograms
 DOUBT = 0.2  # a pixel is doubtful where its part has its colour at under this share of the best part's frequency
 MIN_PATCH_WIDTH = 5  # working px: thinner strands are outlines and seams, not growths like hair
-REACH = (0.8, 2.0)  # a limb's pixels lie within this many limb lengths (path cost) of its seeds; a lone end
+REACH = (0.8, 3.0)  # a limb's pixels lie within this many limb lengths (path cost) of its seeds; a lone end
 # bone's (a head's, a tail's) within the second
 SEED_SPANS = {"root": (0.15, 0.7), "end": (0.2, 1.0), "chain_end": (0.5, 1.0), "laid": (0.5, 1.0)}  # seeded stretch of a bone's axis
 MEDIAN_SIZE = 5  # working px
