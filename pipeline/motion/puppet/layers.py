@@ -17,6 +17,7 @@ GRID_SIDE = 96  # overlaps during the motion are measured on a grid of this many
 OVERLAP_SHARE = 0.04  # of the smaller part's cells: more overlap than this, away from their joint, is a conflict
 SAMPLE_POINTS = 4000  # pixels per part carried through the motion to measure overlaps
 EXTENSION_SHARE = 0.06  # of the crop side: how far a layer is continued under the layers in front of it
+BEHIND_SEAM_SHARE = 0.5  # of a joint zone's radius: how far a limb behind its parent continues under it along their seam
 INTERIOR_SHARE = 0.2  # a layer's hidden continuation is coloured at least from its deepest fifth
 SEAM_PX = 2  # every layer reaches this far under the layers in front: a mesh may leave its region's outermost
 # pixel row uncovered, which would show as a crack between layers
@@ -112,7 +113,9 @@ def _interior(mask: np.ndarray, depth: float, alpha: np.ndarray) -> np.ndarray:
 
 
 def _across_joints(group: tuple[int, ...], labels: np.ndarray, zones: Sequence[JointZone]) -> np.ndarray:
-    """The pixels of parts joined to the group's parts (but not in it) within their joint's zone."""
+    """The pixels of parts joined to the group's parts (but not in it) within their joint's zone: all of them for a
+    parent behind its limb (what the limb uncovers when it turns), only those along their seam for a limb behind
+    its parent."""
     height, width = labels.shape
     ys, xs = np.mgrid[0:height, 0:width]
     across = np.zeros(labels.shape, bool)
@@ -122,6 +125,11 @@ def _across_joints(group: tuple[int, ...], labels: np.ndarray, zones: Sequence[J
             continue
         other = b if a in group else a
         near = (xs - zone.centre[0]) ** 2 + (ys - zone.centre[1]) ** 2 <= zone.radius ** 2
+        if other == a:
+            # a limb behind its parent (a far leg behind the body) only along their seam: its whole disc under the
+            # body would show where a near thigh swings away
+            from_limb = cv2.distanceTransform((labels != b).astype(np.uint8), cv2.DIST_L2, 5)
+            near &= from_limb <= BEHIND_SEAM_SHARE * zone.radius
         across |= near & (labels == other)
     return across
 
