@@ -32,8 +32,10 @@ LIMB_MISS_WEIGHT = 1.0  # overlap score given up per side-share of mean distance
 ELONGATION = 3.0  # a matched path must be this many times as long as it is wide to be a limb
 STOPS_SHORT = 0.3  # of the fitted limb's length: a silhouette path ending farther than this from the limb's
 # fitted root joint is only the limb's far end
-SAME_COLOUR = 15.0  # Lab units (flattened colours): a limb's guessed stretch this close to the body's or the
-CONTINUES_SHARE = 0.5  # limb's colour over this share of its length continues them
+# a limb's guessed stretch continues the body or the limb where, over CONTINUES_SHARE of its length, its flattened
+# colour lies within SAME_COLOUR Lab units of the body's or the limb's
+SAME_COLOUR = 15.0
+CONTINUES_SHARE = 0.5
 NECK_SEARCH = (0.5, 1.5)  # of a head bone's length from its tip: where its neck is looked for
 NECK_SHARE = 0.4  # a neck is at most this share of the head's and the body's widest
 BEND_SHARE = 0.12  # of a limb's chord: a path bending at least this far from it shows where its joint is
@@ -233,12 +235,9 @@ def _necks(skeleton: Skeleton, dist: np.ndarray, chains: dict[int, list[int]],
         line = head[None] + steps[:, None] * along[None]
         widths = pixel_at(dist, line)
         beyond = np.nonzero((steps >= length) & (widths > 0))[0]
-        inside = np.nonzero(widths > 0)[0]
-        if not len(beyond) or not len(inside):
+        if not len(beyond) or widths[beyond[-1] + 1:].any():  # no matte beyond the fitted tip, or no end to it
             continue
-        tip = int(beyond[-1]) if widths[beyond[-1] + 1:].max(initial=0.0) == 0 else None
-        if tip is None:
-            continue
+        tip = int(beyond[-1])
         from_tip = steps[tip] - steps
         window = np.nonzero((from_tip >= NECK_SEARCH[0] * length) & (from_tip <= NECK_SEARCH[1] * length)
                             & (widths > 0))[0]
